@@ -1,0 +1,388 @@
+// Package config reads a stack's configuration once, validates all of it and
+// returns one spec.Release with every default applied. An invalid config is
+// reported as a single *Error listing every problem, each naming its key and
+// what would be valid, before the program registers any resource.
+package config
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/spec"
+)
+
+// Namespace is the stack config namespace of every pulumi-jobs key.
+const Namespace = "pulumi-jobs"
+
+// The stack config keys, without their namespace.
+const (
+	KeyNamespace       = "namespace"
+	KeyCreateNamespace = "createNamespace"
+	KeyApp             = "app"
+	KeyPreDeploy       = "preDeploy"
+	KeyPostDeploy      = "postDeploy"
+	KeyRelease         = "release"
+	KeyDatabaseURL     = "databaseUrl"
+)
+
+// Defaults applied when a key is absent.
+const (
+	DefaultReplicas      = 1
+	DefaultPort          = 8080
+	DefaultBackoffLimit  = 2
+	DefaultTimeout       = 10 * time.Minute
+	DefaultCPURequest    = "100m"
+	DefaultMemoryRequest = "128Mi"
+	DefaultCPULimit      = "500m"
+	DefaultMemoryLimit   = "256Mi"
+)
+
+// DatabaseURLEnv is the environment variable that carries the database URL
+// into the app and every Job; the config's env maps may not set it.
+const DatabaseURLEnv = "DATABASE_URL"
+
+// maxJobNameLength leaves room for the provider's auto-name suffix ("-" and 8
+// hex digits): a Job's name must fit the 63-character label
+// batch.kubernetes.io/job-name that the Job controller puts on its pods.
+const maxJobNameLength = validation.DNS1123LabelMaxLength - 9
+
+func appKeys() []string {
+	return []string{"env", "image", "name", "port", "readinessPath", "replicas", "resources"}
+}
+
+func jobKeys() []string {
+	return []string{"annotations", "backoffLimit", "command", "env", "image", "name", "rerun", "timeout", "wave"}
+}
+
+// Source is where stack config comes from. *pulumi.Context is one; tests may
+// supply their own.
+type Source interface {
+	// GetConfig returns a value by its full key ("pulumi-jobs:app").
+	GetConfig(key string) (string, bool)
+	// IsConfigSecret says whether the value was set as a secret.
+	IsConfigSecret(key string) bool
+	// Stack is the name of the stack being deployed.
+	Stack() string
+}
+
+// Key returns the full config key of name in the pulumi-jobs namespace.
+func Key(name string) string { return Namespace + ":" + name }
+
+// Load reads and validates the stack config. It returns a *Error listing
+// every problem when the config is invalid.
+func Load(src Source) (spec.Release, error) {
+	p := &problems{}
+	r := spec.Release{Stack: src.Stack(), CreateNamespace: true}
+
+	if ns, ok := src.GetConfig(Key(KeyNamespace)); !ok || ns == "" {
+		p.add(Key(KeyNamespace), "required; set it to the Kubernetes namespace of the release: pulumi config set namespace shop")
+	} else {
+		r.Namespace = ns
+		dns1123Label(p, Key(KeyNamespace), ns, validation.DNS1123LabelMaxLength)
+	}
+
+	if v, ok := src.GetConfig(Key(KeyCreateNamespace)); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			p.add(Key(KeyCreateNamespace), "must be true or false, got %q", v)
+		}
+		r.CreateNamespace = b
+	}
+
+	r.ID, _ = src.GetConfig(Key(KeyRelease))
+
+	if v, ok := src.GetConfig(Key(KeyDatabaseURL)); ok && v != "" {
+		if !src.IsConfigSecret(Key(KeyDatabaseURL)) {
+			p.add(Key(KeyDatabaseURL), "is stored in plaintext; set it as a secret instead: pulumi config set --secret databaseUrl 'postgres://…'")
+		}
+		r.HasDatabaseURL = true
+		r.DatabaseURL = pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
+	}
+
+	if v, ok := src.GetConfig(Key(KeyApp)); !ok || v == "" {
+		p.add(Key(KeyApp), "required; set it to an object with at least name and image, e.g. {name: shop, image: ghcr.io/acme/shop:1.4.2}")
+	} else {
+		r.App = loadApp(p, json.RawMessage(v), r.Stack)
+	}
+
+	for _, phase := range []spec.Phase{spec.PreDeploy, spec.PostDeploy} {
+		r.Jobs = append(r.Jobs, loadJobs(p, src, phase, r)...)
+	}
+	checkUniqueNames(p, r.Jobs)
+
+	if len(p.list) > 0 {
+		return spec.Release{}, &Error{Stack: r.Stack, Problems: p.list}
+	}
+	return r, nil
+}
+
+func loadApp(p *problems, raw json.RawMessage, stack string) spec.App {
+	app := spec.App{Replicas: DefaultReplicas, Port: DefaultPort}
+	o, ok := newObject(Key(KeyApp), raw, appKeys(), p)
+	if !ok {
+		return app
+	}
+	if name, ok := o.string("name"); !ok || name == "" {
+		p.add(o.path("name"), "required; a DNS-1123 label naming the Deployment and Service, e.g. shop")
+	} else {
+		app.Name = name
+		dns1123Label(p, o.path("name"), name, validation.DNS1123LabelMaxLength)
+	}
+	if image, ok := o.string("image"); !ok || image == "" {
+		p.add(o.path("image"), `required; the image to release as repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`)
+	} else {
+		app.Image = image
+		checkImage(p, o.path("image"), image, stack)
+	}
+	if n, ok := o.int("replicas"); ok {
+		app.Replicas = n
+		if n < 0 {
+			p.add(o.path("replicas"), "must be 0 or more, got %d", n)
+		}
+	}
+	if n, ok := o.int("port"); ok {
+		app.Port = n
+		if n < 1 || n > 65535 {
+			p.add(o.path("port"), "must be a TCP port between 1 and 65535, got %d", n)
+		}
+	}
+	if env, ok := o.stringMap("env"); ok {
+		app.Env = envVars(p, o.path("env"), env)
+	}
+	app.Resources = loadResources(p, o)
+	if path, ok := o.string("readinessPath"); ok {
+		app.ReadinessPath = path
+		if !strings.HasPrefix(path, "/") {
+			p.add(o.path("readinessPath"), `must be an HTTP path starting with "/", e.g. "/healthz"; leave it out for a TCP probe`)
+		}
+	}
+	return app
+}
+
+func loadResources(p *problems, app *object) spec.Resources {
+	res := spec.Resources{
+		Requests: spec.Quantities{CPU: DefaultCPURequest, Memory: DefaultMemoryRequest},
+		Limits:   spec.Quantities{CPU: DefaultCPULimit, Memory: DefaultMemoryLimit},
+	}
+	o, ok := app.object("resources", []string{"limits", "requests"})
+	if !ok {
+		return res
+	}
+	if q, ok := o.object("requests", []string{"cpu", "memory"}); ok {
+		res.Requests = loadQuantities(p, q, res.Requests)
+	}
+	if q, ok := o.object("limits", []string{"cpu", "memory"}); ok {
+		res.Limits = loadQuantities(p, q, res.Limits)
+	}
+	for _, c := range []struct{ name, req, lim string }{
+		{"cpu", res.Requests.CPU, res.Limits.CPU},
+		{"memory", res.Requests.Memory, res.Limits.Memory},
+	} {
+		req, err1 := resource.ParseQuantity(c.req)
+		lim, err2 := resource.ParseQuantity(c.lim)
+		if err1 == nil && err2 == nil && req.Cmp(lim) > 0 {
+			p.add(o.path("requests."+c.name), "%s is more than the limit %s; a request must not exceed its limit", c.req, c.lim)
+		}
+	}
+	return res
+}
+
+func loadQuantities(p *problems, o *object, q spec.Quantities) spec.Quantities {
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"cpu", &q.CPU}, {"memory", &q.Memory}} {
+		v, ok := o.string(f.name)
+		if !ok {
+			continue
+		}
+		if _, err := resource.ParseQuantity(v); err != nil {
+			p.add(o.path(f.name), `%q is not a Kubernetes quantity; use e.g. "250m" for CPU or "256Mi" for memory`, v)
+			continue
+		}
+		*f.dst = v
+	}
+	return q
+}
+
+func loadJobs(p *problems, src Source, phase spec.Phase, r spec.Release) []spec.Job {
+	key := Key(string(phase))
+	v, ok := src.GetConfig(key)
+	if !ok || v == "" {
+		return nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal([]byte(v), &items); err != nil {
+		p.add(key, "must be a list of job objects (each with at least name and command)")
+		return nil
+	}
+	jobs := make([]spec.Job, 0, len(items))
+	for i, item := range items {
+		jobs = append(jobs, loadJob(p, fmt.Sprintf("%s[%d]", key, i), item, phase, r))
+	}
+	return jobs
+}
+
+func loadJob(p *problems, key string, raw json.RawMessage, phase spec.Phase, r spec.Release) spec.Job {
+	job := spec.Job{
+		Phase:        phase,
+		Image:        r.App.Image,
+		Rerun:        spec.OnChange,
+		BackoffLimit: DefaultBackoffLimit,
+		Timeout:      DefaultTimeout,
+	}
+	o, ok := newObject(key, raw, jobKeys(), p)
+	if !ok {
+		return job
+	}
+	if name, ok := o.string("name"); !ok || name == "" {
+		p.add(o.path("name"), "required; a DNS-1123 label of at most %d characters, e.g. migrate-schema", maxJobNameLength)
+	} else {
+		job.Name = name
+		dns1123Label(p, o.path("name"), name, maxJobNameLength)
+	}
+	if cmd, ok := o.strings("command"); !ok || len(cmd) == 0 {
+		if ok || o.fields["command"] == nil {
+			p.add(o.path("command"), `required; a non-empty list, e.g. ["./migrate", "up"]`)
+		}
+	} else {
+		job.Command = cmd
+	}
+	if image, ok := o.string("image"); ok {
+		job.Image = image
+		if image == "" {
+			p.add(o.path("image"), "must not be empty; leave it out to run the app's image")
+		} else {
+			checkImage(p, o.path("image"), image, r.Stack)
+		}
+	}
+	if n, ok := o.int("wave"); ok {
+		job.Wave = n
+		if n < 0 {
+			p.add(o.path("wave"), "must be 0 or more, got %d", n)
+		}
+	}
+	if rerun, ok := o.string("rerun"); ok {
+		job.Rerun = spec.Rerun(rerun)
+		if !slices.Contains(spec.Reruns(), job.Rerun) {
+			p.add(o.path("rerun"), "%q is not a re-run policy; use onChange (the default), onRelease or once", rerun)
+		} else if job.Rerun == spec.OnRelease && r.ID == "" {
+			p.add(o.path("rerun"), "onRelease needs a release id; set it with: pulumi config set release <build number or git SHA>")
+		}
+	}
+	if n, ok := o.int("backoffLimit"); ok {
+		job.BackoffLimit = n
+		if n < 0 {
+			p.add(o.path("backoffLimit"), "must be 0 or more, got %d", n)
+		}
+	}
+	if s, ok := o.string("timeout"); ok {
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			p.add(o.path("timeout"), `%q is not a Go duration; use e.g. "90s", "10m" or "1h30m"`, s)
+		case d <= 0:
+			p.add(o.path("timeout"), "must be positive, got %q", s)
+		case d > time.Duration(math.MaxInt32)*time.Second:
+			p.add(o.path("timeout"), "%q is too long", s)
+		default:
+			job.Timeout = d
+		}
+	}
+	if env, ok := o.stringMap("env"); ok {
+		job.Env = envVars(p, o.path("env"), env)
+	}
+	if ann, ok := o.stringMap("annotations"); ok {
+		keys := sortedKeys(ann)
+		for _, k := range keys {
+			for _, msg := range validation.IsQualifiedName(k) {
+				p.add(fmt.Sprintf("%s[%q]", o.path("annotations"), k), "not a valid annotation key: %s", msg)
+			}
+		}
+		job.Annotations = ann
+	}
+	return job
+}
+
+func checkUniqueNames(p *problems, jobs []spec.Job) {
+	first := map[string]int{}
+	index := map[spec.Phase]int{}
+	keys := make([]string, len(jobs))
+	for i, j := range jobs {
+		keys[i] = fmt.Sprintf("%s[%d].name", Key(string(j.Phase)), index[j.Phase])
+		index[j.Phase]++
+		if j.Name == "" {
+			continue
+		}
+		if prev, dup := first[j.Name]; dup {
+			p.add(keys[i], "%q is already the name of %s; job names must be unique across preDeploy and postDeploy", j.Name, strings.TrimSuffix(keys[prev], ".name"))
+			continue
+		}
+		first[j.Name] = i
+	}
+}
+
+func checkImage(p *problems, key, image, stack string) {
+	ref, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		p.add(key, `%q is not an image reference (%v); use repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`, image, err)
+		return
+	}
+	if !strings.HasPrefix(stack, "prod") {
+		return
+	}
+	if _, digested := ref.(reference.Digested); digested {
+		return
+	}
+	tagged, ok := ref.(reference.Tagged)
+	switch {
+	case !ok:
+		p.add(key, "%q has no tag; stack %q is a production stack, so pin a version tag or a digest (repo@sha256:…)", image, stack)
+	case tagged.Tag() == "latest":
+		p.add(key, "%q uses the tag latest; stack %q is a production stack, so pin a version tag or a digest (repo@sha256:…)", image, stack)
+	}
+}
+
+func dns1123Label(p *problems, key, value string, maxLen int) {
+	msgs := validation.IsDNS1123Label(value)
+	if len(value) > maxLen && len(value) <= validation.DNS1123LabelMaxLength {
+		msgs = append(msgs, fmt.Sprintf("must be no more than %d characters, leaving room for the random suffix of its generated name", maxLen))
+	}
+	for _, msg := range msgs {
+		p.add(key, "%q is not a valid name: %s", value, msg)
+	}
+}
+
+func envVars(p *problems, key string, env map[string]string) []spec.EnvVar {
+	vars := make([]spec.EnvVar, 0, len(env))
+	for _, name := range sortedKeys(env) {
+		k := fmt.Sprintf("%s.%s", key, name)
+		for _, msg := range validation.IsEnvVarName(name) {
+			p.add(k, "not a valid environment variable name: %s", msg)
+		}
+		if name == DatabaseURLEnv {
+			p.add(k, "is reserved: it is set from the secret databaseUrl; use pulumi config set --secret databaseUrl instead")
+		}
+		vars = append(vars, spec.EnvVar{Name: name, Value: env[name]})
+	}
+	return vars
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,137 @@
+package release
+
+import (
+	"fmt"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// portName is the name of the app's container port, which the Service targets.
+const portName = "http"
+
+// Deploy is the app phase (pulumi-jobs:index:Deploy): the app's Deployment
+// and its ClusterIP Service. The Deployment depends on every pre-deploy Job,
+// so a release's pods never start before its migrations have completed, and
+// a failed migration leaves the running Deployment untouched.
+type Deploy struct {
+	pulumi.ResourceState
+
+	// Deployment is the app's Deployment.
+	Deployment *appsv1.Deployment
+	// Service is the app's ClusterIP Service.
+	Service *corev1.Service
+	// DeploymentName is the Deployment's name in the cluster.
+	DeploymentName pulumi.StringOutput `pulumi:"deploymentName"`
+	// ServiceName is the Service's name in the cluster.
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+}
+
+// newDeploy registers the app phase; the Deployment depends on preDeploy.
+func newDeploy(ctx *pulumi.Context, name string, a phaseArgs, preDeploy []pulumi.Resource, opts ...pulumi.ResourceOption) (*Deploy, error) {
+	d := &Deploy{}
+	if err := ctx.RegisterComponentResource(DeployType, name, d, opts...); err != nil {
+		return nil, fmt.Errorf("registering the deploy phase: %w", err)
+	}
+	app := a.release.App
+	selector := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(app.Name)}
+	labels := pulumi.StringMap{
+		"app.kubernetes.io/name": pulumi.String(app.Name),
+		LabelPartOf:              pulumi.String(app.Name),
+		LabelManagedBy:           pulumi.String("pulumi"),
+	}
+
+	probe := corev1.ProbeArgs{
+		TcpSocket:        corev1.TCPSocketActionArgs{Port: pulumi.String(portName)},
+		PeriodSeconds:    pulumi.Int(5),
+		FailureThreshold: pulumi.Int(3),
+	}
+	if app.ReadinessPath != "" {
+		probe.TcpSocket = nil
+		probe.HttpGet = corev1.HTTPGetActionArgs{Path: pulumi.String(app.ReadinessPath), Port: pulumi.String(portName)}
+	}
+
+	var err error
+	d.Deployment, err = appsv1.NewDeployment(ctx, app.Name, &appsv1.DeploymentArgs{
+		Metadata: metav1.ObjectMetaArgs{
+			// Fixed names: the app is addressed by name (Service DNS, kubectl).
+			Name:      pulumi.String(app.Name),
+			Namespace: a.namespace,
+			Labels:    labels,
+		},
+		Spec: appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(app.Replicas),
+			Selector: metav1.LabelSelectorArgs{MatchLabels: selector},
+			// Never below the desired capacity: old pods keep serving until
+			// new ones are Ready, and a release whose pods never become Ready
+			// leaves the previous release serving.
+			Strategy: appsv1.DeploymentStrategyArgs{
+				Type: pulumi.String("RollingUpdate"),
+				RollingUpdate: appsv1.RollingUpdateDeploymentArgs{
+					MaxUnavailable: pulumi.Int(0),
+					MaxSurge:       pulumi.Int(1),
+				},
+			},
+			Template: corev1.PodTemplateSpecArgs{
+				Metadata: metav1.ObjectMetaArgs{Labels: labels},
+				Spec: corev1.PodSpecArgs{
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					EnableServiceLinks:           pulumi.Bool(false),
+					SecurityContext:              podSecurity(),
+					Volumes:                      tmpVolumes(),
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:            pulumi.String("app"),
+						Image:           pulumi.String(app.Image),
+						Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String(portName), ContainerPort: pulumi.Int(app.Port)}},
+						Env:             env(app.Env, a.db),
+						Resources:       resources(app.Resources),
+						ReadinessProbe:  probe,
+						SecurityContext: containerSecurity(),
+						VolumeMounts:    tmpMounts(),
+					}},
+				},
+			},
+		},
+	}, pulumi.Parent(d), pulumi.DependsOn(preDeploy))
+	if err != nil {
+		return nil, fmt.Errorf("registering deployment %q: %w", app.Name, err)
+	}
+
+	d.Service, err = corev1.NewService(ctx, app.Name, &corev1.ServiceArgs{
+		Metadata: metav1.ObjectMetaArgs{
+			Name:      pulumi.String(app.Name),
+			Namespace: a.namespace,
+			Labels:    labels,
+		},
+		Spec: corev1.ServiceSpecArgs{
+			Type:     pulumi.String("ClusterIP"),
+			Selector: selector,
+			Ports: corev1.ServicePortArray{corev1.ServicePortArgs{
+				Name:       pulumi.String(portName),
+				Port:       pulumi.Int(app.Port),
+				TargetPort: pulumi.String(portName),
+			}},
+		},
+	}, pulumi.Parent(d))
+	if err != nil {
+		return nil, fmt.Errorf("registering service %q: %w", app.Name, err)
+	}
+
+	d.DeploymentName = d.Deployment.Metadata.Name().Elem()
+	d.ServiceName = d.Service.Metadata.Name().Elem()
+	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"deploymentName": d.DeploymentName,
+		"serviceName":    d.ServiceName,
+	}); err != nil {
+		return nil, fmt.Errorf("registering outputs of the deploy phase: %w", err)
+	}
+	return d, nil
+}
+
+// resources returns what post-deploy Jobs wait for: the Deployment (Available
+// with the new ReplicaSet) and the Service.
+func (d *Deploy) resources() []pulumi.Resource {
+	return []pulumi.Resource{d.Deployment, d.Service}
+}
