@@ -1,0 +1,107 @@
+// Command pulumi-jobs is the deploy driver: it runs the pulumi-jobs program
+// inline through the Automation API with the pinned Pulumi CLI, a local state
+// backend and a project-local PULUMI_HOME.
+//
+// Usage:
+//
+//	pulumi-jobs preview|up|destroy|outputs [--stack dev] [--kubeconfig FILE] [--dir REPO]
+//
+// The Kubernetes provider plugin comes from $PULUMI_JOBS_KUBERNETES_PROVIDER,
+// the project-local plugin cache, or Pulumi's download, in that order. Local
+// stack secrets are encrypted with $PULUMI_CONFIG_PASSPHRASE (default
+// "pulumi-jobs-local").
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"syscall"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
+	"github.com/pulumi-jobs/pulumi-jobs/deploy/driver"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/outputs"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "pulumi-jobs:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	verbs := []string{"preview", "up", "destroy", "outputs"}
+	if len(args) == 0 || !slices.Contains(verbs, args[0]) {
+		return fmt.Errorf("usage: pulumi-jobs preview|up|destroy|outputs [flags]")
+	}
+	verb := args[0]
+	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
+	var opts driver.Options
+	fs.StringVar(&opts.Stack, "stack", "dev", "stack to operate on")
+	fs.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default $KUBECONFIG)")
+	fs.StringVar(&opts.WorkDir, "dir", "", "project directory holding Pulumi.yaml (default: the current directory)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	opts.Progress = out
+
+	d, err := driver.Open(ctx, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "Kubernetes provider: v%s from the %s\n", driver.KubernetesProviderVersion, d.Provider)
+
+	switch verb {
+	case "preview":
+		_, err = d.Preview(ctx)
+		return err
+	case "destroy":
+		_, err = d.Destroy(ctx)
+		return err
+	case "up":
+		if _, err := d.Up(ctx); err != nil {
+			return err
+		}
+	}
+	o, err := d.Outputs(ctx)
+	if err != nil {
+		return err
+	}
+	return printOutputs(out, o)
+}
+
+// printOutputs prints the stack outputs and then the phase graph.
+func printOutputs(w io.Writer, o auto.OutputMap) error {
+	plain := map[string]any{}
+	for k, v := range o {
+		if k == outputs.Phases {
+			continue
+		}
+		if v.Secret {
+			plain[k] = "[secret]"
+		} else {
+			plain[k] = v.Value
+		}
+	}
+	b, err := json.MarshalIndent(plain, "", "  ")
+	if err != nil {
+		return fmt.Errorf("printing outputs: %w", err)
+	}
+	fmt.Fprintf(w, "\nOutputs:\n%s\n", b)
+	if phases, ok := o[outputs.Phases].Value.(string); ok {
+		fmt.Fprintf(w, "\nPhases (Mermaid):\n%s", phases)
+	} else if len(o) == 0 {
+		return errors.New("the stack has no outputs; run `make up` first")
+	}
+	return nil
+}

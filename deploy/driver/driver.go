@@ -1,0 +1,269 @@
+// Package driver runs pulumi-jobs through the Automation API: a local
+// workspace whose work dir is the project (so Pulumi.yaml and
+// Pulumi.<stack>.yaml are the config), whose program is program.Run run
+// inline (no Go language host needed), with a local file state backend, a
+// project-local PULUMI_HOME, the passphrase secrets provider and the pinned
+// Pulumi CLI.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/blang/semver"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/program"
+)
+
+// PulumiVersion is the Pulumi CLI version the program is built against.
+const PulumiVersion = "3.259.0"
+
+// DefaultPassphrase encrypts the secrets of local stacks when
+// PULUMI_CONFIG_PASSPHRASE is not set. It protects nothing: set your own.
+const DefaultPassphrase = "pulumi-jobs-local"
+
+// Options configure a Driver. Zero values take the defaults shown.
+type Options struct {
+	// WorkDir holds Pulumi.yaml and the stack files (default: the repository root).
+	WorkDir string
+	// Stack is the stack name (default "dev").
+	Stack string
+	// PulumiRoot is the directory whose bin/pulumi is the CLI (default: the repository root).
+	PulumiRoot string
+	// Home is the project-local PULUMI_HOME (default <WorkDir>/.state/pulumi-home).
+	Home string
+	// BackendURL is the state backend (default file://<WorkDir>/.state/backend).
+	BackendURL string
+	// Kubeconfig is the cluster's kubeconfig (default: $KUBECONFIG / ~/.kube/config).
+	Kubeconfig string
+	// ProviderPath is a pulumi-resource-kubernetes binary (default $PULUMI_JOBS_KUBERNETES_PROVIDER).
+	ProviderPath string
+	// Program is the Pulumi program (default program.Run).
+	Program pulumi.RunFunc
+	// Env adds environment variables for the CLI, the program and the plugins.
+	Env map[string]string
+	// Progress receives the engine's progress text (default os.Stdout).
+	Progress io.Writer
+}
+
+// Driver runs one stack.
+type Driver struct {
+	opts  Options
+	env   map[string]string
+	cmd   auto.PulumiCommand
+	ws    auto.Workspace
+	stack auto.Stack
+
+	// Provider says where the Kubernetes provider plugin came from.
+	Provider ProviderSource
+}
+
+func (o *Options) defaults() error {
+	if o.WorkDir == "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("finding the working directory: %w", err)
+		}
+		o.WorkDir = wd
+	}
+	abs, err := filepath.Abs(o.WorkDir)
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", o.WorkDir, err)
+	}
+	o.WorkDir = abs
+	if o.Stack == "" {
+		o.Stack = "dev"
+	}
+	if o.PulumiRoot == "" {
+		o.PulumiRoot = o.WorkDir
+	}
+	if o.Home == "" {
+		o.Home = filepath.Join(o.WorkDir, ".state", "pulumi-home")
+	}
+	if o.BackendURL == "" {
+		backend := filepath.Join(o.WorkDir, ".state", "backend")
+		if err := os.MkdirAll(backend, 0o755); err != nil {
+			return fmt.Errorf("creating the state backend: %w", err)
+		}
+		o.BackendURL = "file://" + backend
+	}
+	if o.ProviderPath == "" {
+		o.ProviderPath = os.Getenv(ProviderEnv)
+	}
+	if o.Program == nil {
+		o.Program = program.Run
+	}
+	if o.Progress == nil {
+		o.Progress = os.Stdout
+	}
+	return os.MkdirAll(o.Home, 0o755)
+}
+
+// Open prepares the workspace and the stack (creating it if needed) and
+// makes sure the Kubernetes provider plugin is available. It touches no
+// cluster: when no provider can be had, it returns an ErrNoProvider error.
+func Open(ctx context.Context, opts Options) (*Driver, error) {
+	if err := opts.defaults(); err != nil {
+		return nil, err
+	}
+	d := &Driver{opts: opts}
+	d.env = map[string]string{
+		"PULUMI_HOME":                 opts.Home,
+		"PULUMI_BACKEND_URL":          opts.BackendURL,
+		"PULUMI_SKIP_UPDATE_CHECK":    "true",
+		"PULUMI_CONFIG_PASSPHRASE":    os.Getenv("PULUMI_CONFIG_PASSPHRASE"),
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "",
+	}
+	if d.env["PULUMI_CONFIG_PASSPHRASE"] == "" && os.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
+		d.env["PULUMI_CONFIG_PASSPHRASE"] = DefaultPassphrase
+	}
+	if opts.Kubeconfig != "" {
+		d.env["KUBECONFIG"] = opts.Kubeconfig
+	}
+	maps.Copy(d.env, opts.Env)
+	for k, v := range d.env {
+		if v == "" {
+			delete(d.env, k)
+		}
+	}
+
+	var err error
+	d.cmd, err = auto.NewPulumiCommand(&auto.PulumiCommandOptions{
+		Root:    opts.PulumiRoot,
+		Version: semver.MustParse(PulumiVersion),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("using the Pulumi CLI in %s/bin (run `make tools`): %w", opts.PulumiRoot, err)
+	}
+	d.ws, err = auto.NewLocalWorkspace(ctx,
+		auto.WorkDir(opts.WorkDir),
+		auto.Program(opts.Program),
+		auto.PulumiHome(opts.Home),
+		auto.Pulumi(d.cmd),
+		auto.EnvVars(d.env),
+		auto.SecretsProvider("passphrase"),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("creating the workspace in %s: %w", opts.WorkDir, err)
+	}
+	if d.Provider, err = d.ensureProvider(ctx, opts.ProviderPath); err != nil {
+		return nil, err
+	}
+	d.stack, err = auto.UpsertStack(ctx, opts.Stack, d.ws)
+	if err != nil {
+		return nil, fmt.Errorf("selecting stack %q: %w", opts.Stack, err)
+	}
+	return d, nil
+}
+
+func (d *Driver) envList() []string {
+	keys := slices.Sorted(maps.Keys(d.env))
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, k+"="+d.env[k])
+	}
+	return out
+}
+
+// Stack returns the Automation API stack.
+func (d *Driver) Stack() auto.Stack { return d.stack }
+
+// Workspace returns the Automation API workspace.
+func (d *Driver) Workspace() auto.Workspace { return d.ws }
+
+// Env returns the environment given to the CLI, the program and the plugins.
+func (d *Driver) Env() map[string]string { return maps.Clone(d.env) }
+
+// collect keeps the engine events of one operation. The Automation API
+// closes the channel when the event log ends; when an operation fails before
+// its log starts, the channel is never closed, so the returned function
+// waits only a moment for the close after the operation has returned.
+func collect() (chan events.EngineEvent, func() []events.EngineEvent) {
+	in := make(chan events.EngineEvent)
+	var mu sync.Mutex
+	var all []events.EngineEvent
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range in {
+			mu.Lock()
+			all = append(all, e)
+			mu.Unlock()
+		}
+	}()
+	return in, func() []events.EngineEvent {
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(all)
+	}
+}
+
+// Result is the outcome of one engine operation.
+type Result struct {
+	// Events are the engine's events, in order.
+	Events []events.EngineEvent
+	// Outputs are the stack outputs after an up.
+	Outputs auto.OutputMap
+	// Summary is the update summary (resource changes).
+	Summary auto.UpdateSummary
+}
+
+// Preview runs a preview.
+func (d *Driver) Preview(ctx context.Context) (Result, error) {
+	ch, wait := collect()
+	res, err := d.stack.Preview(ctx, optPreviewProgress(d.opts.Progress, ch)...)
+	r := Result{Events: wait(), Summary: auto.UpdateSummary{ResourceChanges: changeCounts(res.ChangeSummary)}}
+	if err != nil {
+		return r, fmt.Errorf("preview of stack %q failed: %w", d.opts.Stack, err)
+	}
+	return r, nil
+}
+
+// Up runs an update.
+func (d *Driver) Up(ctx context.Context) (Result, error) {
+	ch, wait := collect()
+	res, err := d.stack.Up(ctx, optUpProgress(d.opts.Progress, ch)...)
+	r := Result{Events: wait(), Outputs: res.Outputs, Summary: res.Summary}
+	if err != nil {
+		return r, fmt.Errorf("update of stack %q failed: %w", d.opts.Stack, err)
+	}
+	return r, nil
+}
+
+// Destroy destroys every resource of the stack.
+func (d *Driver) Destroy(ctx context.Context) (Result, error) {
+	ch, wait := collect()
+	res, err := d.stack.Destroy(ctx, optDestroyProgress(d.opts.Progress, ch)...)
+	r := Result{Events: wait(), Summary: res.Summary}
+	if err != nil {
+		return r, fmt.Errorf("destroy of stack %q failed: %w", d.opts.Stack, err)
+	}
+	return r, nil
+}
+
+// Outputs returns the stack outputs.
+func (d *Driver) Outputs(ctx context.Context) (auto.OutputMap, error) {
+	out, err := d.stack.Outputs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the outputs of stack %q: %w", d.opts.Stack, err)
+	}
+	return out, nil
+}
+
+// IsNoProvider reports whether err means no provider plugin could be had.
+func IsNoProvider(err error) bool { return errors.Is(err, ErrNoProvider) }
