@@ -215,4 +215,3 @@ func Serve() error {
 
 // empty is an empty property struct.
 func empty() *structpb.Struct { return &structpb.Struct{Fields: map[string]*structpb.Value{}} }
-
