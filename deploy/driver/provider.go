@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/blang/semver"
 )
@@ -74,7 +75,18 @@ func (d *Driver) ensureProvider(ctx context.Context, path string) (ProviderSourc
 		}
 	}
 	if err := d.ws.InstallPlugin(ctx, "kubernetes", "v"+KubernetesProviderVersion); err != nil {
-		return "", noProviderHelp(d.opts.Home, err)
+		return "", noProviderHelp(d.opts.Home, lastErrorLine(err))
 	}
 	return ProviderFromDownload, nil
+}
+
+// lastErrorLine shortens a CLI failure to its last "error:" line.
+func lastErrorLine(err error) error {
+	lines := strings.Split(err.Error(), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); strings.HasPrefix(l, "error:") {
+			return errors.New(strings.TrimSpace(strings.TrimPrefix(l, "error:")))
+		}
+	}
+	return err
 }
