@@ -106,9 +106,9 @@ vet: ## gofmt and go vet over every module of the workspace
 	@go vet $(MODULES)
 
 .PHONY: test
-test: tools vet ## unit tests, then end-to-end tests on the real engine and a local cluster
+test: tools $(STATE)/kwok.yaml vet ## unit tests, then end-to-end tests on the real engine and a local cluster
 	@go test -count=1 ./infra/... ./deploy/...
-	@PULUMI_JOBS_BIN=$(BIN) go test -count=1 -timeout 30m -v ./tests/...
+	@PULUMI_JOBS_BIN=$(BIN) PULUMI_JOBS_E2E=require go test -count=1 -timeout 30m -v ./tests/...
 
 .PHONY: bench
 bench: ## benchmarks (figures printed, never asserted)
