@@ -42,7 +42,11 @@ func (s *syncBuffer) String() string {
 // of a shipped stack file), state backend and namespace.
 type testStack struct {
 	*driver.Driver
-	namespace string
+	name       string
+	namespace  string
+	workDir    string
+	backendDir string
+	progress   *syncBuffer
 }
 
 var nonDNS = regexp.MustCompile(`[^a-z0-9]+`)
@@ -79,7 +83,7 @@ func newStack(t *testing.T, e *env, shippedStack string) *testStack {
 		Progress:     progress,
 	})
 	require.NoError(t, err)
-	r := &testStack{Driver: d, namespace: stack}
+	r := &testStack{Driver: d, name: stack, namespace: stack, workDir: work, backendDir: backend, progress: progress}
 	r.setConfig(t, config.KeyNamespace, r.namespace)
 
 	t.Cleanup(func() {
@@ -93,6 +97,14 @@ func newStack(t *testing.T, e *env, shippedStack string) *testStack {
 		}
 		_ = d.Workspace().RemoveStack(ctx, stack)
 	})
+	return r
+}
+
+// newStackWith opens a stack for the test whose config is c.
+func newStackWith(t *testing.T, e *env, c stackConfig) *testStack {
+	t.Helper()
+	r := newStack(t, e, "dev")
+	r.write(t, c)
 	return r
 }
 

@@ -143,9 +143,9 @@ func TestShippedStacks(t *testing.T) {
 				preURNs = append(preURNs, urns...)
 			}
 
-			t.Run("deployment depends on every pre-deploy job", func(t *testing.T) {
+			t.Run("deployment and service depend on every pre-deploy job", func(t *testing.T) {
 				assert.ElementsMatch(t, preURNs, r.explicitDeps(deployment))
-				assert.Empty(t, r.explicitDeps(service))
+				assert.ElementsMatch(t, preURNs, r.explicitDeps(service))
 			})
 
 			for _, phase := range []spec.Phase{spec.PreDeploy, spec.PostDeploy} {

@@ -13,9 +13,12 @@ import (
 const portName = "http"
 
 // Deploy is the app phase (pulumi-jobs:index:Deploy): the app's Deployment
-// and its ClusterIP Service. The Deployment depends on every pre-deploy Job,
-// so a release's pods never start before its migrations have completed, and
-// a failed migration leaves the running Deployment untouched.
+// and its ClusterIP Service. Both depend on every pre-deploy Job, so a
+// release's pods never start before its migrations have completed and a
+// failed migration leaves the running app untouched. The Service waits for
+// them too: the provider awaits a Service until it has a ready endpoint, so
+// a Service created while the first release's migration fails would wait for
+// pods that never come, for the whole await timeout.
 type Deploy struct {
 	pulumi.ResourceState
 
@@ -114,7 +117,7 @@ func newDeploy(ctx *pulumi.Context, name string, a phaseArgs, preDeploy []pulumi
 				TargetPort: pulumi.String(portName),
 			}},
 		},
-	}, pulumi.Parent(d))
+	}, pulumi.Parent(d), pulumi.DependsOn(preDeploy))
 	if err != nil {
 		return nil, fmt.Errorf("registering service %q: %w", app.Name, err)
 	}
