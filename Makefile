@@ -111,8 +111,9 @@ test: tools $(STATE)/kwok.yaml vet ## unit tests, then end-to-end tests on the r
 	@PULUMI_JOBS_BIN=$(BIN) PULUMI_JOBS_E2E=require go test -count=1 -timeout 30m -v ./tests/...
 
 .PHONY: bench
-bench: ## benchmarks (figures printed, never asserted)
+bench: tools $(STATE)/kwok.yaml ## benchmarks (figures printed, never asserted)
 	@go test -run '^$$' -bench . -benchmem ./infra/...
+	@PULUMI_JOBS_BIN=$(BIN) PULUMI_JOBS_E2E=require go test -run '^$$' -bench . -benchtime 1x -timeout 20m ./tests/
 
 .PHONY: clean
 clean: ## remove the local cluster, state and built tools

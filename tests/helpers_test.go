@@ -54,7 +54,7 @@ var nonDNS = regexp.MustCompile(`[^a-z0-9]+`)
 // newStack opens a stack for the test from the shipped stack file of
 // shippedStack, in a namespace of its own. The stack is destroyed and removed
 // when the test ends, pass or fail.
-func newStack(t *testing.T, e *env, shippedStack string) *testStack {
+func newStack(t testing.TB, e *env, shippedStack string) *testStack {
 	t.Helper()
 	name := strings.Trim(nonDNS.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(name) > 40 {
@@ -101,20 +101,20 @@ func newStack(t *testing.T, e *env, shippedStack string) *testStack {
 }
 
 // newStackWith opens a stack for the test whose config is c.
-func newStackWith(t *testing.T, e *env, c stackConfig) *testStack {
+func newStackWith(t testing.TB, e *env, c stackConfig) *testStack {
 	t.Helper()
 	r := newStack(t, e, "dev")
 	r.write(t, c)
 	return r
 }
 
-func (r *testStack) setConfig(t *testing.T, key, value string) {
+func (r *testStack) setConfig(t testing.TB, key, value string) {
 	t.Helper()
 	stack := r.Stack()
 	require.NoError(t, stack.SetConfig(context.Background(), config.Key(key), autoValue(value)))
 }
 
-func copyFile(t *testing.T, from, to string) {
+func copyFile(t testing.TB, from, to string) {
 	t.Helper()
 	b, err := os.ReadFile(from)
 	require.NoError(t, err)
@@ -133,7 +133,7 @@ func ops(evts []events.EngineEvent) map[string]apitype.OpType {
 }
 
 // summary returns the engine's summary of resource changes.
-func summary(t *testing.T, evts []events.EngineEvent) map[apitype.OpType]int {
+func summary(t testing.TB, evts []events.EngineEvent) map[apitype.OpType]int {
 	t.Helper()
 	for _, e := range evts {
 		if e.SummaryEvent != nil {

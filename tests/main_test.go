@@ -130,7 +130,7 @@ func selectProvider(ctx context.Context, root, tmp string) (path, kind string, e
 }
 
 // setup returns the shared environment, or skips the test saying what is missing.
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	if shared == nil {
 		t.Skip(skipReason)

@@ -50,7 +50,7 @@ func failing() map[string]any {
 
 // write replaces the stack's pulumi-jobs config, keeping what the CLI put in
 // the file (the passphrase salt and secure values).
-func (r *testStack) write(t *testing.T, c stackConfig) {
+func (r *testStack) write(t testing.TB, c stackConfig) {
 	t.Helper()
 	path := filepath.Join(r.workDir, "Pulumi."+r.name+".yaml")
 	doc := map[string]any{}

@@ -402,34 +402,34 @@ flowchart LR
 	assert.Equal(t, want, got)
 }
 
-func BenchmarkProgram200Jobs(b *testing.B) {
-	cfg := minimal()
-	jobs := make([]map[string]any, 0, 200)
-	for i := range 200 {
-		phase := "pre"
-		if i%2 == 1 {
-			phase = "post"
-		}
-		jobs = append(jobs, map[string]any{"name": fmt.Sprintf("%s-%03d", phase, i), "command": []string{"run"}, "wave": i % 20})
-	}
-	var pre, post []map[string]any
-	for _, j := range jobs {
-		if strings.HasPrefix(j["name"].(string), "pre") {
-			pre = append(pre, j)
-		} else {
-			post = append(post, j)
-		}
-	}
-	require.NoError(b, cfg.SetObject(config.Key(config.KeyPreDeploy), pre))
-	require.NoError(b, cfg.SetObject(config.Key(config.KeyPostDeploy), post))
-	b.ReportAllocs()
-	for b.Loop() {
-		m, err := pulumitest.Run(program.Run, "dev", cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if n := len(m.Registrations()); n < 200 {
-			b.Fatalf("registered %d resources, want at least 200", n)
-		}
+// BenchmarkProgram evaluates the program under mocks for growing numbers of
+// Jobs (ten per wave, half of them pre-deploy); jobs=200 is the 200-job,
+// 20-wave case.
+func BenchmarkProgram(b *testing.B) {
+	for _, n := range []int{50, 100, 200, 400} {
+		b.Run(fmt.Sprintf("jobs=%d", n), func(b *testing.B) {
+			cfg := minimal()
+			var pre, post []map[string]any
+			for i := range n {
+				j := map[string]any{"name": fmt.Sprintf("job-%03d", i), "command": []string{"run"}, "wave": i / 10 % (n / 20)}
+				if i%2 == 0 {
+					pre = append(pre, j)
+				} else {
+					post = append(post, j)
+				}
+			}
+			require.NoError(b, cfg.SetObject(config.Key(config.KeyPreDeploy), pre))
+			require.NoError(b, cfg.SetObject(config.Key(config.KeyPostDeploy), post))
+			b.ReportAllocs()
+			for b.Loop() {
+				m, err := pulumitest.Run(program.Run, "dev", cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if got := len(m.Registrations()); got < n {
+					b.Fatalf("registered %d resources, want at least %d", got, n)
+				}
+			}
+		})
 	}
 }

@@ -1,0 +1,85 @@
+package tests
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pulumi-jobs/pulumi-jobs/deploy/driver"
+)
+
+// timeUp opens a fresh stack with c and returns the wall time of its up.
+func timeUp(b *testing.B, e *env, c stackConfig) time.Duration {
+	b.Helper()
+	r := newStackWith(b, e, c)
+	start := time.Now()
+	_, err := r.Up(context.Background())
+	require.NoError(b, err)
+	return time.Since(start)
+}
+
+// BenchmarkP1CriticalPath releases W waves of J Jobs of T seconds each and
+// compares the up's wall time with the critical path (W×T plus the same
+// release with no Jobs: namespace, rollout and engine overhead) and with the
+// serial sum W×J×T that one-at-a-time hooks (Helm) would take.
+// Run with -benchtime 1x: each iteration is a full release.
+func BenchmarkP1CriticalPath(b *testing.B) {
+	e := setup(b)
+	const waves, perWave, seconds = 3, 3, 3
+	for b.Loop() {
+		base := timeUp(b, e, stackConfig{App: app("1.0.0")})
+		var jobs []map[string]any
+		for w := range waves {
+			for j := range perWave {
+				jobs = append(jobs, job(fmt.Sprintf("w%d-j%d", w, j), w, fmt.Sprintf("%ds", seconds), nil))
+			}
+		}
+		wall := timeUp(b, e, stackConfig{App: app("1.0.0"), PreDeploy: jobs})
+		critical := waves*seconds*time.Second + base
+		serial := waves*perWave*seconds*time.Second + base
+		b.ReportMetric(wall.Seconds(), "s/up")
+		b.ReportMetric(wall.Seconds()/critical.Seconds(), "x-critical-path")
+		b.ReportMetric(wall.Seconds()/serial.Seconds(), "x-serial-hooks")
+		fmt.Printf("P1  %d waves × %d jobs × %ds: up %.1fs | critical path %.1fs (rollout-only release %.1fs) → %.2f× | serial hooks %.1fs → %.2f×\n",
+			waves, perWave, seconds, wall.Seconds(), critical.Seconds(), base.Seconds(), wall.Seconds()/critical.Seconds(),
+			serial.Seconds(), wall.Seconds()/serial.Seconds())
+	}
+}
+
+// BenchmarkP2NoChangeUp compares a no-change up of the dev stack with the
+// preview of an empty stack (a program that declares nothing), both through
+// the same driver and engine.
+func BenchmarkP2NoChangeUp(b *testing.B) {
+	e := setup(b)
+	r := newStack(b, e, "dev")
+	ctx := context.Background()
+	_, err := r.Up(ctx)
+	require.NoError(b, err)
+
+	empty := newStack(b, e, "dev")
+	emptyDriver, err := driver.Open(ctx, driver.Options{
+		WorkDir: empty.workDir, Stack: empty.name, PulumiRoot: e.root, Home: e.home,
+		BackendURL: "file://" + empty.backendDir, Kubeconfig: e.cluster.Kubeconfig, ProviderPath: e.provider,
+		Program: func(*pulumi.Context) error { return nil }, Progress: empty.progress,
+	})
+	require.NoError(b, err)
+
+	for b.Loop() {
+		start := time.Now()
+		_, err := r.Up(ctx)
+		require.NoError(b, err)
+		up := time.Since(start)
+		start = time.Now()
+		_, err = emptyDriver.Preview(ctx)
+		require.NoError(b, err)
+		preview := time.Since(start)
+		b.ReportMetric(up.Seconds(), "s/no-change-up")
+		b.ReportMetric(preview.Seconds(), "s/empty-preview")
+		b.ReportMetric(up.Seconds()/preview.Seconds(), "x-empty-preview")
+		fmt.Printf("P2  no-change up of dev %.2fs | preview of an empty stack %.2fs → %.2f×\n", up.Seconds(), preview.Seconds(), up.Seconds()/preview.Seconds())
+	}
+}
