@@ -13,9 +13,10 @@ import (
 )
 
 // timeUp opens a fresh stack with c and returns the wall time of its up.
-func timeUp(b *testing.B, e *env, c stackConfig) time.Duration {
+func timeUp(b *testing.B, e *env, suffix string, c stackConfig) time.Duration {
 	b.Helper()
-	r := newStackWith(b, e, c)
+	r := newStackSuffixed(b, e, "dev", suffix)
+	r.write(b, c)
 	start := time.Now()
 	_, err := r.Up(context.Background())
 	require.NoError(b, err)
@@ -31,14 +32,14 @@ func BenchmarkP1CriticalPath(b *testing.B) {
 	e := setup(b)
 	const waves, perWave, seconds = 3, 3, 3
 	for b.Loop() {
-		base := timeUp(b, e, stackConfig{App: app("1.0.0")})
+		base := timeUp(b, e, "base", stackConfig{App: app("1.0.0")})
 		var jobs []map[string]any
 		for w := range waves {
 			for j := range perWave {
 				jobs = append(jobs, job(fmt.Sprintf("w%d-j%d", w, j), w, fmt.Sprintf("%ds", seconds), nil))
 			}
 		}
-		wall := timeUp(b, e, stackConfig{App: app("1.0.0"), PreDeploy: jobs})
+		wall := timeUp(b, e, "jobs", stackConfig{App: app("1.0.0"), PreDeploy: jobs})
 		critical := waves*seconds*time.Second + base
 		serial := waves*perWave*seconds*time.Second + base
 		b.ReportMetric(wall.Seconds(), "s/up")
@@ -60,7 +61,7 @@ func BenchmarkP2NoChangeUp(b *testing.B) {
 	_, err := r.Up(ctx)
 	require.NoError(b, err)
 
-	empty := newStack(b, e, "dev")
+	empty := newStackSuffixed(b, e, "dev", "empty")
 	emptyDriver, err := driver.Open(ctx, driver.Options{
 		WorkDir: empty.workDir, Stack: empty.name, PulumiRoot: e.root, Home: e.home,
 		BackendURL: "file://" + empty.backendDir, Kubeconfig: e.cluster.Kubeconfig, ProviderPath: e.provider,

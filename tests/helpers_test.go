@@ -56,9 +56,19 @@ var nonDNS = regexp.MustCompile(`[^a-z0-9]+`)
 // when the test ends, pass or fail.
 func newStack(t testing.TB, e *env, shippedStack string) *testStack {
 	t.Helper()
+	return newStackSuffixed(t, e, shippedStack, "")
+}
+
+// newStackSuffixed is newStack for a test that needs several stacks: suffix
+// tells them apart.
+func newStackSuffixed(t testing.TB, e *env, shippedStack, suffix string) *testStack {
+	t.Helper()
 	name := strings.Trim(nonDNS.ReplaceAllString(strings.ToLower(t.Name()), "-"), "-")
 	if len(name) > 40 {
 		name = name[:40]
+	}
+	if suffix != "" {
+		name += "-" + suffix
 	}
 	stack := "e2e-" + name
 	work := t.TempDir()

@@ -60,6 +60,15 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "Kubernetes provider: v%s from the %s\n", driver.KubernetesProviderVersion, d.Provider)
+	if verb != "outputs" {
+		recovered, err := d.Recover(ctx)
+		for _, line := range recovered {
+			fmt.Fprintln(out, "recovered:", line)
+		}
+		if err != nil {
+			return fmt.Errorf("recovering from an interrupted run: %w", err)
+		}
+	}
 
 	switch verb {
 	case "preview":

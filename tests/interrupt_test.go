@@ -1,0 +1,110 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	batchv1 "k8s.io/api/batch/v1"
+)
+
+// TestInterruptedUp kills an up (SIGKILL of the Pulumi CLI, as a lost CI
+// runner would) while a migration runs; the driver then recovers what the
+// killed run left and the next up completes the release.
+func TestInterruptedUp(t *testing.T) {
+	for _, hard := range []bool{false, true} {
+		name := map[bool]string{false: "interrupt", true: "sigkill"}[hard]
+		t.Run(name, func(t *testing.T) { interruptedUp(t, hard) })
+	}
+}
+
+func interruptedUp(t *testing.T, hard bool) {
+	e := setup(t)
+	cfg := stackConfig{App: app("1.0.0"), PreDeploy: []map[string]any{job("migrate", 0, "1s", nil)}}
+	r := newStackWith(t, e, cfg)
+	ctx := context.Background()
+	_, err := r.Up(ctx)
+	require.NoError(t, err)
+
+	cfg.App = app("2.0.0")
+	cfg.PreDeploy = []map[string]any{job("migrate", 0, "8s", nil)}
+	r.write(t, cfg)
+	upCtx, kill := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { _, err := r.Up(upCtx); done <- err }()
+	require.Eventually(t, func() bool { return len(runsWithImage(t, e, r, "ghcr.io/acme/shop:2.0.0")) > 0 },
+		time.Minute, 200*time.Millisecond, "the new migration run starts")
+	if hard {
+		killCLI(t, r.name) // as a lost CI runner would: no chance to clean up
+	} else {
+		kill() // the Automation API interrupts the CLI, which winds down
+	}
+	require.Error(t, <-done)
+	kill()
+
+	stack := r.Stack()
+	state, err := stack.Export(ctx)
+	require.NoError(t, err)
+	var dep map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(state.Deployment, &dep))
+	t.Logf("pending operations after the kill: %s", dep["pending_operations"])
+
+	recovered, err := r.Recover(ctx)
+	require.NoError(t, err)
+	t.Logf("recovered: %q", recovered)
+	if hard {
+		assert.NotEmpty(t, recovered, "the killed run left a stack lock behind, and the driver said it removed it")
+	}
+
+	_, err = r.Up(ctx)
+	require.NoError(t, err, "the next up completes the release")
+	runs := runsWithImage(t, e, r, "ghcr.io/acme/shop:2.0.0")
+	completed := 0
+	for _, j := range runs {
+		if complete(j) {
+			completed++
+		}
+	}
+	t.Logf("runs of the new migration: %d, completed: %d", len(runs), completed)
+	assert.Equal(t, 1, completed, "the migration ran to completion once for the new image")
+}
+
+// killCLI sends SIGKILL to the `pulumi up` process of stack.
+func killCLI(t *testing.T, stack string) {
+	t.Helper()
+	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
+	require.NoError(t, err)
+	for _, p := range procs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(b), "\x00")
+		if len(args) > 2 && filepath.Base(args[0]) == "pulumi" && slices.Contains(args, "up") && slices.Contains(args, stack) {
+			pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+			require.NoError(t, err)
+			require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+			return
+		}
+	}
+	require.FailNow(t, "no pulumi up process of stack "+stack)
+}
+
+func runsWithImage(t *testing.T, e *env, r *testStack, image string) []batchv1.Job {
+	var out []batchv1.Job
+	for _, j := range jobsOf(t, e.cluster.Client, r.namespace)["migrate"] {
+		if j.Spec.Template.Spec.Containers[0].Image == image {
+			out = append(out, j)
+		}
+	}
+	return out
+}
