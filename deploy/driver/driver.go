@@ -119,11 +119,10 @@ func Open(ctx context.Context, opts Options) (*Driver, error) {
 	}
 	d := &Driver{opts: opts}
 	d.env = map[string]string{
-		"PULUMI_HOME":                                 opts.Home,
-		"PULUMI_BACKEND_URL":                          opts.BackendURL,
-		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
-		"PULUMI_CONFIG_PASSPHRASE":                    os.Getenv("PULUMI_CONFIG_PASSPHRASE"),
-		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "",
+		"PULUMI_HOME":              opts.Home,
+		"PULUMI_BACKEND_URL":       opts.BackendURL,
+		"PULUMI_SKIP_UPDATE_CHECK": "true",
+		"PULUMI_CONFIG_PASSPHRASE": os.Getenv("PULUMI_CONFIG_PASSPHRASE"),
 	}
 	if d.env["PULUMI_CONFIG_PASSPHRASE"] == "" && os.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
 		d.env["PULUMI_CONFIG_PASSPHRASE"] = DefaultPassphrase
