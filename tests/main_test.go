@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -85,6 +86,10 @@ func run(m *testing.M) int {
 	}
 	fmt.Printf("e2e: Kubernetes provider: %s (%s)\n", e.providerKind, e.provider)
 
+	if kwokConfig, err = withContainerLogs(kwokConfig, tmp); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		return 1
+	}
 	start := time.Now()
 	e.cluster, err = localcluster.Start(ctx, bin, filepath.Join(tmp, "kwok"), kwokConfig, fmt.Sprintf("pulumi-jobs-e2e-%d", os.Getpid()), 3)
 	if err != nil {
@@ -137,4 +142,33 @@ func setup(t testing.TB) *env {
 	}
 	t.Logf("Kubernetes provider: %s", shared.providerKind)
 	return shared
+}
+
+// containerLog is what every container of the test cluster logs (kwok serves
+// it from a file through the kubelet API it simulates).
+var containerLog = []string{
+	"migrating schema to version 42",
+	"applying 0042_add_users.sql",
+	`ERROR: relation "users" already exists`,
+}
+
+// withContainerLogs writes a copy of the kwok config that serves
+// containerLog as the log of every container, and returns its path.
+func withContainerLogs(kwokConfig, dir string) (string, error) {
+	base, err := os.ReadFile(kwokConfig)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", kwokConfig, err)
+	}
+	logFile := filepath.Join(dir, "container.log")
+	var cri strings.Builder
+	for i, line := range containerLog {
+		// The CRI log format the kubelet (and kwok) read.
+		fmt.Fprintf(&cri, "2026-11-22T20:00:%02d.000000000Z stdout F %s\n", i, line)
+	}
+	if err := os.WriteFile(logFile, []byte(cri.String()), 0o644); err != nil {
+		return "", err
+	}
+	doc := fmt.Sprintf("\n---\napiVersion: kwok.x-k8s.io/v1alpha1\nkind: ClusterLogs\nmetadata:\n  name: every-container\nspec:\n  logs:\n  - logsFile: %s\n    follow: false\n", logFile)
+	out := filepath.Join(dir, "kwok.yaml")
+	return out, os.WriteFile(out, append(base, doc...), 0o644)
 }

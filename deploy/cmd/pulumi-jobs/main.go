@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
@@ -78,7 +79,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		_, err = d.Destroy(ctx)
 		return err
 	case "up":
+		start := time.Now()
 		if _, err := d.Up(ctx); err != nil {
+			reportFailures(ctx, d, start, out)
 			return err
 		}
 	}
@@ -87,6 +90,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	return printOutputs(out, o)
+}
+
+// reportFailures prints, after the engine's error, why the release's Jobs
+// failed, read from the cluster.
+func reportFailures(ctx context.Context, d *driver.Driver, since time.Time, out io.Writer) {
+	ns, err := d.Namespace(ctx)
+	if err == nil {
+		var jobs []driver.FailedJob
+		if jobs, err = d.FailedJobs(ctx, since); err == nil {
+			driver.WriteFailureReport(out, ns, jobs)
+			return
+		}
+	}
+	fmt.Fprintln(out, "(no failure report:", err, ")")
 }
 
 // printOutputs prints the stack outputs and then the phase graph.
