@@ -19,6 +19,7 @@ type stackConfig struct {
 	PostDeploy      []map[string]any
 	Release         string
 	CreateNamespace *bool
+	GitOps          map[string]any
 }
 
 // app returns an app config with image tag.
@@ -70,6 +71,9 @@ func (r *testStack) write(t testing.TB, c stackConfig) {
 	kept[config.Key(config.KeyPreDeploy)] = orEmpty(c.PreDeploy)
 	kept[config.Key(config.KeyPostDeploy)] = orEmpty(c.PostDeploy)
 	kept[config.Key(config.KeyRelease)] = c.Release
+	if c.GitOps != nil {
+		kept[config.Key(config.KeyGitOps)] = c.GitOps
+	}
 	if c.CreateNamespace != nil {
 		kept[config.Key(config.KeyCreateNamespace)] = *c.CreateNamespace
 	}

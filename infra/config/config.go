@@ -33,6 +33,15 @@ const (
 	KeyPostDeploy      = "postDeploy"
 	KeyRelease         = "release"
 	KeyDatabaseURL     = "databaseUrl"
+	KeyGitOps          = "gitops"
+)
+
+// GitOps defaults.
+const (
+	DefaultGitOpsBranch   = "main"
+	DefaultResyncInterval = 5 * time.Minute
+	// MinResyncInterval is the operator's floor (shorter values become 60 s).
+	MinResyncInterval = time.Minute
 )
 
 // Defaults applied when a key is absent.
@@ -58,6 +67,10 @@ const maxJobNameLength = validation.DNS1123LabelMaxLength - 9
 
 func appKeys() []string {
 	return []string{"env", "image", "name", "port", "readinessPath", "replicas", "resources"}
+}
+
+func gitOpsKeys() []string {
+	return []string{"accessTokenSecret", "branch", "directory", "repository", "resyncInterval", "serviceAccount", "targetStack"}
 }
 
 func jobKeys() []string {
@@ -120,6 +133,10 @@ func Load(src Source) (spec.Release, error) {
 	}
 	checkUniqueNames(p, r.Jobs)
 
+	if v, ok := src.GetConfig(Key(KeyGitOps)); ok && v != "" && v != "null" && v != "{}" {
+		r.GitOps = loadGitOps(p, json.RawMessage(v), r)
+	}
+
 	if len(p.list) > 0 {
 		return spec.Release{}, &Error{Stack: r.Stack, Problems: p.list}
 	}
@@ -167,6 +184,65 @@ func loadApp(p *problems, raw json.RawMessage, stack string) spec.App {
 		}
 	}
 	return app
+}
+
+func loadGitOps(p *problems, raw json.RawMessage, r spec.Release) *spec.GitOps {
+	g := &spec.GitOps{Branch: DefaultGitOpsBranch, ResyncInterval: DefaultResyncInterval, ServiceAccount: r.App.Name + "-pulumi-operator"}
+	o, ok := newObject(Key(KeyGitOps), raw, gitOpsKeys(), p)
+	if !ok {
+		return g
+	}
+	if v, ok := o.string("repository"); !ok || !(strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "ssh://") || strings.HasPrefix(v, "git@")) {
+		p.add(o.path("repository"), "required; the git URL of this project, e.g. https://github.com/acme/shop-deploy.git")
+	} else {
+		g.Repository = v
+	}
+	if v, ok := o.string("branch"); ok {
+		g.Branch = v
+		if v == "" {
+			p.add(o.path("branch"), "must not be empty; leave it out to follow %q", DefaultGitOpsBranch)
+		}
+	}
+	if v, ok := o.string("directory"); ok {
+		g.Directory = strings.Trim(v, "/")
+		if strings.Contains(v, "..") {
+			p.add(o.path("directory"), "must be a path inside the repository, got %q", v)
+		}
+	}
+	if v, ok := o.string("targetStack"); !ok || strings.Count(v, "/") != 2 || strings.Contains(v, "//") || strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") {
+		p.add(o.path("targetStack"), "required; the fully qualified stack the operator runs, organization/project/stack, e.g. acme/pulumi-jobs/prod")
+	} else {
+		g.TargetStack = v
+		if v[strings.LastIndex(v, "/")+1:] == r.Stack {
+			p.add(o.path("targetStack"), "%q is this stack itself; the operator must run another stack (the one this stack hands over to)", v)
+		}
+	}
+	if v, ok := o.string("accessTokenSecret"); !ok || v == "" {
+		p.add(o.path("accessTokenSecret"), "required; the name of a Secret in namespace %q whose key accessToken holds the Pulumi access token (kubectl create secret generic pulumi-api -n %s --from-literal=accessToken=…)", r.Namespace, r.Namespace)
+	} else {
+		g.AccessTokenSecret = v
+		for _, msg := range validation.IsDNS1123Subdomain(v) {
+			p.add(o.path("accessTokenSecret"), "%q is not a Secret name: %s", v, msg)
+		}
+	}
+	if s, ok := o.string("resyncInterval"); ok {
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			p.add(o.path("resyncInterval"), `%q is not a Go duration; use e.g. "5m"`, s)
+		case d < MinResyncInterval:
+			p.add(o.path("resyncInterval"), "%q is shorter than the operator's minimum of 1m", s)
+		default:
+			g.ResyncInterval = d
+		}
+	}
+	if v, ok := o.string("serviceAccount"); ok {
+		g.ServiceAccount = v
+		for _, msg := range validation.IsDNS1123Subdomain(v) {
+			p.add(o.path("serviceAccount"), "%q is not a service account name: %s", v, msg)
+		}
+	}
+	return g
 }
 
 func loadResources(p *problems, app *object) spec.Resources {

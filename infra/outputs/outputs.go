@@ -22,6 +22,7 @@ const (
 	PostDeployJobs = "postDeployJobs"
 	Release        = "release"
 	Phases         = "phases"
+	GitOpsStack    = "gitopsStack"
 )
 
 // Export registers the stack outputs of a release.
@@ -33,6 +34,9 @@ func Export(ctx *pulumi.Context, s spec.Release, r *release.Release) {
 	ctx.Export(PostDeployJobs, r.PostDeploy.JobNames)
 	ctx.Export(Release, pulumi.String(s.ID))
 	ctx.Export(Phases, pulumi.String(Mermaid(s)))
+	if r.GitOps != nil {
+		ctx.Export(GitOpsStack, r.GitOps.StackName)
+	}
 }
 
 // Mermaid renders the release's plan as a Mermaid flowchart: one box per wave

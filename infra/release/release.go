@@ -57,6 +57,8 @@ type Release struct {
 	Deploy *Deploy
 	// PostDeploy is the post-deploy phase.
 	PostDeploy *Phase
+	// GitOps is the operator hand-over; nil unless configured.
+	GitOps *GitOps
 }
 
 // databaseSecret is the Secret that carries DATABASE_URL.
@@ -116,6 +118,12 @@ func NewRelease(ctx *pulumi.Context, name string, args *ReleaseArgs, opts ...pul
 	}
 	if r.PostDeploy, err = newPhase(ctx, PostDeployType, name+"-"+spec.PostDeploy.Label(), spec.PostDeploy, common, r.Deploy.resources(), parent); err != nil {
 		return nil, err
+	}
+
+	if s.GitOps != nil {
+		if r.GitOps, err = newGitOps(ctx, name+"-gitops", s, r.Namespace, parent); err != nil {
+			return nil, err
+		}
 	}
 
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{

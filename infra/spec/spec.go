@@ -69,6 +69,27 @@ type Release struct {
 	DatabaseURL pulumi.StringOutput
 	// HasDatabaseURL says whether a database URL was configured.
 	HasDatabaseURL bool
+	// GitOps, when set, hands the release over to the Pulumi Kubernetes Operator.
+	GitOps *GitOps
+}
+
+// GitOps is the hand-over of a stack to the Pulumi Kubernetes Operator: the
+// operator runs TargetStack of this project from git on every new commit.
+type GitOps struct {
+	// Repository is the git URL of this project.
+	Repository string
+	// Branch is the branch the operator follows.
+	Branch string
+	// Directory is the project's directory in the repository ("" for the root).
+	Directory string
+	// TargetStack is the fully qualified stack the operator runs (org/project/stack).
+	TargetStack string
+	// AccessTokenSecret names the Secret whose key "accessToken" holds the Pulumi access token.
+	AccessTokenSecret string
+	// ResyncInterval is how often the operator polls the branch.
+	ResyncInterval time.Duration
+	// ServiceAccount is the service account of the operator's workspace pod.
+	ServiceAccount string
 }
 
 // App is the application's Deployment and Service.

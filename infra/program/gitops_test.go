@@ -1,0 +1,103 @@
+package program_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/internal/pulumitest"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/program"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+)
+
+func gitopsConfig(t *testing.T, gitops map[string]any) pulumitest.Config {
+	t.Helper()
+	cfg := minimal()
+	require.NoError(t, cfg.SetObject(config.Key(config.KeyGitOps), gitops))
+	return cfg
+}
+
+func TestGitOpsHandOver(t *testing.T) {
+	r := runStack(t, "bootstrap", gitopsConfig(t, map[string]any{
+		"repository":        "https://github.com/acme/shop-deploy.git",
+		"directory":         "deploy/",
+		"targetStack":       "acme/pulumi-jobs/prod",
+		"accessTokenSecret": "pulumi-api",
+		"resyncInterval":    "2m",
+	}))
+	var stack pulumitest.Registration
+	for _, reg := range r.regs {
+		if reg.TypeToken == "kubernetes:pulumi.com/v1:Stack" {
+			stack = reg
+		}
+	}
+	require.NotEmpty(t, stack.URN, "a pulumi.com/v1 Stack is declared")
+	gitops := r.find(release.GitOpsType, "shop-gitops")
+	assert.Equal(t, r.find(release.ReleaseType, "shop").URN, gitops.RegisterRPC.GetParent())
+	assert.Equal(t, gitops.URN, stack.RegisterRPC.GetParent())
+
+	spec := prop(t, stack.Inputs, "spec").ObjectValue()
+	assert.Equal(t, "acme/pulumi-jobs/prod", spec["stack"].StringValue())
+	assert.Equal(t, "https://github.com/acme/shop-deploy.git", spec["projectRepo"].StringValue())
+	assert.Equal(t, "main", spec["branch"].StringValue(), "the default branch")
+	assert.Equal(t, "deploy", spec["repoDir"].StringValue())
+	assert.Equal(t, float64(120), spec["resyncFrequencySeconds"].NumberValue())
+	assert.Equal(t, "shop-pulumi-operator", spec["serviceAccountName"].StringValue())
+	assert.False(t, spec["destroyOnFinalize"].BoolValue(), "deleting the Stack object must not destroy the release")
+	assert.True(t, spec["refresh"].BoolValue())
+	assert.Equal(t, float64(release.RetryMaxBackoffSeconds), spec["retryMaxBackoffDurationSeconds"].NumberValue())
+	assert.Equal(t, "Secret", prop(t, stack.Inputs, "spec.envRefs.PULUMI_ACCESS_TOKEN.type").StringValue())
+	assert.Equal(t, "pulumi-api", prop(t, stack.Inputs, "spec.envRefs.PULUMI_ACCESS_TOKEN.secret.name").StringValue())
+	assert.Equal(t, release.AccessTokenKey, prop(t, stack.Inputs, "spec.envRefs.PULUMI_ACCESS_TOKEN.secret.key").StringValue())
+	for _, forbidden := range []string{"accessTokenSecret", "envSecrets", "secrets"} {
+		_, has := spec[resource.PropertyKey(forbidden)]
+		assert.False(t, has, "the deprecated %s is not used", forbidden)
+	}
+
+	sa := r.find("kubernetes:core/v1:ServiceAccount", "shop-pulumi-operator")
+	delegator := r.find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "shop-pulumi-operator-auth-delegator")
+	admin := r.find("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "shop-pulumi-operator-admin")
+	nsRole := r.find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "shop-pulumi-operator-namespace")
+	nsBinding := r.find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "shop-pulumi-operator-namespace")
+	assert.Equal(t, "system:auth-delegator", prop(t, delegator.Inputs, "roleRef.name").StringValue())
+	assert.Equal(t, "admin", prop(t, admin.Inputs, "roleRef.name").StringValue())
+	assert.Equal(t, "shop", prop(t, nsRole.Inputs, "rules[0].resourceNames[0]").StringValue(), "rights on the release's namespace only")
+	assert.ElementsMatch(t, []string{sa.URN, delegator.URN, admin.URN, nsRole.URN, nsBinding.URN}, r.explicitDeps(stack),
+		"the Stack waits for its service account and permissions")
+}
+
+func TestGitOpsValidation(t *testing.T) {
+	valid := func() map[string]any {
+		return map[string]any{"repository": "https://github.com/acme/shop.git", "targetStack": "acme/pulumi-jobs/prod", "accessTokenSecret": "pulumi-api"}
+	}
+	cases := []struct {
+		name   string
+		mutate func(g map[string]any)
+		key    string
+		msg    string
+	}{
+		{"missing repository", func(g map[string]any) { delete(g, "repository") }, "pulumi-jobs:gitops.repository", "required"},
+		{"target stack not qualified", func(g map[string]any) { g["targetStack"] = "prod" }, "pulumi-jobs:gitops.targetStack", "organization/project/stack"},
+		{"target stack is this stack", func(g map[string]any) { g["targetStack"] = "acme/pulumi-jobs/bootstrap" }, "pulumi-jobs:gitops.targetStack", "this stack itself"},
+		{"missing token secret", func(g map[string]any) { delete(g, "accessTokenSecret") }, "pulumi-jobs:gitops.accessTokenSecret", "kubectl create secret"},
+		{"resync below the operator minimum", func(g map[string]any) { g["resyncInterval"] = "30s" }, "pulumi-jobs:gitops.resyncInterval", "minimum of 1m"},
+		{"unknown key", func(g map[string]any) { g["accessToken"] = "pul-123" }, "pulumi-jobs:gitops.accessToken", "unknown key"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			g := valid()
+			c.mutate(g)
+			m, err := pulumitest.Run(program.Run, "bootstrap", gitopsConfig(t, g))
+			var cerr *config.Error
+			require.ErrorAs(t, err, &cerr)
+			require.Len(t, cerr.Problems, 1, "%v", cerr.Problems)
+			assert.Equal(t, c.key, cerr.Problems[0].Key)
+			assert.True(t, strings.Contains(cerr.Problems[0].Message, c.msg), cerr.Problems[0].Message)
+			assert.Empty(t, m.Registrations())
+		})
+	}
+}
