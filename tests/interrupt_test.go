@@ -78,7 +78,8 @@ func interruptedUp(t *testing.T, hard bool) {
 	assert.Equal(t, 1, completed, "the migration ran to completion once for the new image")
 }
 
-// killCLI sends SIGKILL to the `pulumi up` process of stack.
+// killCLI sends SIGKILL to the `pulumi up` process of stack and to every
+// process it started (its plugins), as losing the machine it runs on would.
 func killCLI(t *testing.T, stack string) {
 	t.Helper()
 	procs, err := filepath.Glob("/proc/[0-9]*/cmdline")
@@ -92,7 +93,10 @@ func killCLI(t *testing.T, stack string) {
 		if len(args) > 2 && filepath.Base(args[0]) == "pulumi" && slices.Contains(args, "up") && slices.Contains(args, stack) {
 			pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 			require.NoError(t, err)
-			require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+			family := append(descendants(pid), pid)
+			for _, p := range family {
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
 			return
 		}
 	}
@@ -104,6 +108,37 @@ func runsWithImage(t *testing.T, e *env, r *testStack, image string) []batchv1.J
 	for _, j := range jobsOf(t, e.cluster.Client, r.namespace)["migrate"] {
 		if j.Spec.Template.Spec.Containers[0].Image == image {
 			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// descendants returns the pids of every process below pid.
+func descendants(pid int) []int {
+	children := map[int][]int{}
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(fields) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(fields[1])
+		child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+		children[ppid] = append(children[ppid], child)
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children[p] {
+			out = append(out, c)
+			queue = append(queue, c)
 		}
 	}
 	return out

@@ -6,6 +6,7 @@ package tests
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -70,6 +71,9 @@ func run(m *testing.M) int {
 		return m.Run()
 	}
 
+	if swept := localcluster.SweepOrphans(bin, os.TempDir(), "pulumi-jobs-e2e-"); len(swept) > 0 {
+		fmt.Printf("e2e: deleted clusters left by earlier test processes that are gone: %v\n", swept)
+	}
 	tmp, err := os.MkdirTemp("", "pulumi-jobs-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -98,6 +102,15 @@ func run(m *testing.M) int {
 	}
 	defer e.cluster.Stop()
 	fmt.Printf("e2e: local cluster ready in %s\n", time.Since(start).Round(100*time.Millisecond))
+
+	// go test's -timeout panics without running deferred calls: stop the
+	// cluster shortly before that deadline.
+	if f := flag.Lookup("test.timeout"); f != nil {
+		if d, err := time.ParseDuration(f.Value.String()); err == nil && d > time.Minute {
+			watchdog := time.AfterFunc(d-30*time.Second, e.cluster.Stop)
+			defer watchdog.Stop()
+		}
+	}
 
 	// Stop the cluster on an interrupt too: deferred calls do not run then.
 	sig := make(chan os.Signal, 1)

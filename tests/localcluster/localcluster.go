@@ -149,3 +149,25 @@ func alive(pid int) bool {
 	}
 	return true
 }
+
+// SweepOrphans deletes the clusters that earlier test processes started
+// under base (directories named <prefix>*) and could not stop, because they
+// were killed or timed out; a cluster is an orphan when the process whose pid
+// ends its name no longer runs. It returns the names it deleted.
+func SweepOrphans(bin, base, prefix string) []string {
+	dirs, _ := filepath.Glob(filepath.Join(base, prefix+"*", "kwok", "clusters", "*"))
+	var swept []string
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		pid, err := strconv.Atoi(name[strings.LastIndexByte(name, '-')+1:])
+		if err != nil || alive(pid) {
+			continue
+		}
+		workdir := filepath.Dir(filepath.Dir(dir))
+		c := &Cluster{Name: name, Kubeconfig: filepath.Join(workdir, "kubeconfig"), bin: bin, workdir: workdir}
+		c.Stop()
+		_ = os.RemoveAll(filepath.Dir(workdir))
+		swept = append(swept, name)
+	}
+	return swept
+}
