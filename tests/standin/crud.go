@@ -12,6 +12,7 @@ import (
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 	"google.golang.org/grpc/codes"
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
+	"google.golang.org/protobuf/types/known/structpb"
 	"k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -90,6 +91,35 @@ func initFailed(verb string, live *unstructured.Unstructured, inputs resource.Pr
 	})
 }
 
+// target decodes a request's properties into the object they describe and
+// the client of its kind and namespace.
+func (p *Provider) target(raw *structpb.Struct, label string) (resource.PropertyMap, *unstructured.Unstructured, dynamic.ResourceInterface, error) {
+	props, err := unmarshal(raw, label)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	c, err := p.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	obj := toObject(props)
+	ri, err := c.resourceFor(obj)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return props, obj, ri, nil
+}
+
+// awaitOutputs awaits a created or updated object and returns its live
+// state as outputs, or the partial failure the engine records.
+func (p *Provider) awaitOutputs(ctx context.Context, verb, urn string, ri dynamic.ResourceInterface, obj *unstructured.Unstructured, inputs resource.PropertyMap) (*structpb.Struct, error) {
+	live, err := p.await(ctx, resource.URN(urn), ri, obj)
+	if err != nil {
+		return nil, initFailed(verb, live, inputs, err)
+	}
+	return marshal(liveOutputs(live), "live state")
+}
+
 // Create creates the object with a client-side create (not an upsert: the
 // real provider stopped upserting in v4.29.0, provider/pkg/await/await.go
 // Creation) and awaits it. In a preview it only echoes the inputs.
@@ -97,18 +127,9 @@ func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 	if req.GetPreview() {
 		return &pulumirpc.CreateResponse{Properties: req.GetProperties()}, nil
 	}
-	inputs, err := unmarshal(req.GetProperties(), "inputs")
-	if err != nil {
-		return nil, err
-	}
-	c, err := p.client()
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := p.opContext(ctx, req.GetTimeout())
 	defer cancel()
-	obj := toObject(inputs)
-	ri, err := c.resourceFor(obj)
+	inputs, obj, ri, err := p.target(req.GetProperties(), "inputs")
 	if err != nil {
 		return nil, err
 	}
@@ -116,15 +137,11 @@ func (p *Provider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*p
 	if err != nil {
 		return nil, fmt.Errorf("creating %s %s: %w", obj.GetKind(), objectID(obj), err)
 	}
-	live, err := p.await(ctx, resource.URN(req.GetUrn()), ri, created)
-	if err != nil {
-		return nil, initFailed("created", live, inputs, err)
-	}
-	props, err := marshal(liveOutputs(live), "live state")
+	props, err := p.awaitOutputs(ctx, "created", req.GetUrn(), ri, created, inputs)
 	if err != nil {
 		return nil, err
 	}
-	return &pulumirpc.CreateResponse{Id: objectID(live), Properties: props}, nil
+	return &pulumirpc.CreateResponse{Id: objectID(created), Properties: props}, nil
 }
 
 // Read returns the live object, or no ID when it is gone
@@ -179,18 +196,9 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	if err != nil {
 		return nil, err
 	}
-	news, err := unmarshal(req.GetNews(), "inputs")
-	if err != nil {
-		return nil, err
-	}
-	c, err := p.client()
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := p.opContext(ctx, req.GetTimeout())
 	defer cancel()
-	obj := toObject(news)
-	ri, err := c.resourceFor(obj)
+	news, obj, ri, err := p.target(req.GetNews(), "inputs")
 	if err != nil {
 		return nil, err
 	}
@@ -218,11 +226,7 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 	if err != nil {
 		return nil, fmt.Errorf("updating %s %s: %w", obj.GetKind(), objectID(obj), err)
 	}
-	awaited, err := p.await(ctx, resource.URN(req.GetUrn()), ri, updated)
-	if err != nil {
-		return nil, initFailed("updated", awaited, news, err)
-	}
-	props, err := marshal(liveOutputs(awaited), "live state")
+	props, err := p.awaitOutputs(ctx, "updated", req.GetUrn(), ri, updated, news)
 	if err != nil {
 		return nil, err
 	}
@@ -234,18 +238,9 @@ func (p *Provider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*p
 // object is gone (provider/pkg/await/await.go Deletion); an object already
 // gone counts as deleted.
 func (p *Provider) Delete(ctx context.Context, req *pulumirpc.DeleteRequest) (*pbempty.Empty, error) {
-	state, err := unmarshal(req.GetProperties(), "state")
-	if err != nil {
-		return nil, err
-	}
-	c, err := p.client()
-	if err != nil {
-		return nil, err
-	}
 	ctx, cancel := p.opContext(ctx, req.GetTimeout())
 	defer cancel()
-	obj := toObject(state)
-	ri, err := c.resourceFor(obj)
+	_, obj, ri, err := p.target(req.GetProperties(), "state")
 	if err != nil {
 		return nil, err
 	}
