@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -93,10 +94,13 @@ func killCLI(t *testing.T, stack string) {
 		if len(args) > 2 && filepath.Base(args[0]) == "pulumi" && slices.Contains(args, "up") && slices.Contains(args, stack) {
 			pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
 			require.NoError(t, err)
-			family := append(descendants(pid), pid)
-			for _, p := range family {
+			plugins := descendants(pid)
+			for _, p := range append(plugins, pid) {
 				_ = syscall.Kill(p, syscall.SIGKILL)
 			}
+			// The plugins are re-parented to this process (a child
+			// subreaper, see localcluster.Start) once the CLI is gone: reap them.
+			t.Cleanup(func() { reap(plugins) })
 			return
 		}
 	}
@@ -142,4 +146,25 @@ func descendants(pid int) []int {
 		}
 	}
 	return out
+}
+
+// reap waits for the given processes, which this process inherited, so that
+// none is left as a zombie.
+func reap(pids []int) {
+	deadline := time.Now().Add(10 * time.Second)
+	for _, pid := range pids {
+		for time.Now().Before(deadline) {
+			var ws syscall.WaitStatus
+			if got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil); got == pid || (err != nil && err != syscall.EINTR && !stillChild(pid)) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+}
+
+// stillChild reports whether pid exists and is not yet re-parented away.
+func stillChild(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
 }
