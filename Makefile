@@ -98,6 +98,10 @@ down: driver ## destroy the stack, then stop the local cluster
 	  $(BIN)/pulumi-jobs destroy --stack $(STACK) --kubeconfig $(KUBECONFIG_FILE); fi
 	@$(MAKE) --no-print-directory cluster-down
 
+.PHONY: deploy-settings
+deploy-settings: tools driver ## Pulumi Deployments push-to-deploy settings: STACK=org/proj/stack GITHUB_REPO=owner/name PRESET=dev|prod
+	@$(BIN)/pulumi-jobs deploy-settings --stack '$(STACK)' --github-repo '$(GITHUB_REPO)' --preset '$(PRESET)'
+
 # --- checks ---
 
 .PHONY: vet

@@ -5,6 +5,8 @@
 // Usage:
 //
 //	pulumi-jobs preview|up|destroy|outputs [--stack dev] [--kubeconfig FILE] [--dir REPO]
+//	pulumi-jobs preview|up|destroy --remote --stack ORG/PROJECT/STACK --repo URL [--branch main]
+//	pulumi-jobs deploy-settings --stack ORG/PROJECT/STACK --github-repo OWNER/NAME --preset dev|prod
 //
 // The Kubernetes provider plugin comes from $PULUMI_JOBS_KUBERNETES_PROVIDER,
 // the project-local plugin cache, or Pulumi's download, in that order. Local
@@ -22,9 +24,11 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
 	"github.com/pulumi-jobs/pulumi-jobs/deploy/driver"
@@ -41,20 +45,64 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	verbs := []string{"preview", "up", "destroy", "outputs"}
+	verbs := []string{"preview", "up", "destroy", "outputs", "deploy-settings"}
 	if len(args) == 0 || !slices.Contains(verbs, args[0]) {
-		return fmt.Errorf("usage: pulumi-jobs preview|up|destroy|outputs [flags]")
+		return fmt.Errorf("usage: pulumi-jobs preview|up|destroy|outputs|deploy-settings [flags]")
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
 	var opts driver.Options
-	fs.StringVar(&opts.Stack, "stack", "dev", "stack to operate on")
+	fs.StringVar(&opts.Stack, "stack", "dev", "stack to operate on (organization/project/stack with --remote)")
 	fs.StringVar(&opts.Kubeconfig, "kubeconfig", "", "kubeconfig of the cluster (default $KUBECONFIG)")
 	fs.StringVar(&opts.WorkDir, "dir", "", "project directory holding Pulumi.yaml (default: the current directory)")
+	remote := fs.Bool("remote", false, "run in Pulumi Deployments from --repo/--branch (needs PULUMI_ACCESS_TOKEN)")
+	var r driver.Remote
+	fs.StringVar(&r.RepoURL, "repo", "", "--remote: git URL of this repository")
+	fs.StringVar(&r.Branch, "branch", "main", "--remote and deploy-settings: branch to release")
+	fs.StringVar(&r.ProjectPath, "repo-dir", ".", "--remote: directory of Pulumi.yaml in the repository")
+	fs.BoolVar(&r.SkipInstallDependencies, "skip-install-dependencies", false, "--remote: skip the executor's dependency installation")
+	fs.Func("pre-run", "--remote: a command to run before the operation (repeatable)", func(v string) error {
+		r.PreRunCommands = append(r.PreRunCommands, v)
+		return nil
+	})
+	fs.Func("env", "--remote: a plaintext KEY=VALUE for the run (repeatable; never a secret)", func(v string) error {
+		k, val, ok := strings.Cut(v, "=")
+		if !ok {
+			return fmt.Errorf("want KEY=VALUE, got %q", v)
+		}
+		if r.Env == nil {
+			r.Env = map[string]string{}
+		}
+		r.Env[k] = val
+		return nil
+	})
+	githubRepo := fs.String("github-repo", "", "deploy-settings: GitHub repository owner/name")
+	folder := fs.String("folder", "", "deploy-settings: directory of Pulumi.yaml in the repository")
+	preset := fs.String("preset", "", "deploy-settings: dev (deploy every push) or prod (preview pull requests, deploy by hand)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
 	opts.Progress = out
+
+	if verb == "deploy-settings" {
+		settings, err := driver.SettingsArgs(opts.Stack, *githubRepo, r.Branch, *folder, driver.SettingsPreset(*preset))
+		if err != nil {
+			return err
+		}
+		root, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: root, Version: semver.MustParse(driver.PulumiVersion)})
+		if err != nil {
+			return fmt.Errorf("using the Pulumi CLI in bin/ (run `make tools`): %w", err)
+		}
+		return driver.ApplySettings(ctx, cmd, root, settings, out)
+	}
+	if *remote {
+		r.Stack, r.Progress = opts.Stack, out
+		return driver.RunRemote(ctx, r, verb)
+	}
 
 	d, err := driver.Open(ctx, opts)
 	if err != nil {
