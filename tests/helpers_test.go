@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/require"
@@ -121,7 +122,7 @@ func newStackWith(t testing.TB, e *env, c stackConfig) *testStack {
 func (r *testStack) setConfig(t testing.TB, key, value string) {
 	t.Helper()
 	stack := r.Stack()
-	require.NoError(t, stack.SetConfig(context.Background(), config.Key(key), autoValue(value)))
+	require.NoError(t, stack.SetConfig(context.Background(), config.Key(key), auto.ConfigValue{Value: value}))
 }
 
 func copyFile(t testing.TB, from, to string) {

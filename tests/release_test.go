@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,8 +15,6 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
-
-func autoValue(v string) auto.ConfigValue { return auto.ConfigValue{Value: v} }
 
 // TestFirstUpThenNoChange releases the shipped dev stack: the first up
 // creates every resource and the release is live in the cluster; a second up

@@ -8,7 +8,6 @@ package driver
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -51,8 +50,6 @@ type Options struct {
 	ProviderPath string
 	// Program is the Pulumi program (default program.Run).
 	Program pulumi.RunFunc
-	// Env adds environment variables for the CLI, the program and the plugins.
-	Env map[string]string
 	// Progress receives the engine's progress text (default os.Stdout).
 	Progress io.Writer
 }
@@ -130,7 +127,6 @@ func Open(ctx context.Context, opts Options) (*Driver, error) {
 	if opts.Kubeconfig != "" {
 		d.env["KUBECONFIG"] = opts.Kubeconfig
 	}
-	maps.Copy(d.env, opts.Env)
 	for k, v := range d.env {
 		if v == "" {
 			delete(d.env, k)
@@ -180,9 +176,6 @@ func (d *Driver) Stack() auto.Stack { return d.stack }
 
 // Workspace returns the Automation API workspace.
 func (d *Driver) Workspace() auto.Workspace { return d.ws }
-
-// Env returns the environment given to the CLI, the program and the plugins.
-func (d *Driver) Env() map[string]string { return maps.Clone(d.env) }
 
 // collect keeps the engine events of one operation. The Automation API
 // closes the channel when the event log ends; when an operation fails before
@@ -263,6 +256,3 @@ func (d *Driver) Outputs(ctx context.Context) (auto.OutputMap, error) {
 	}
 	return out, nil
 }
-
-// IsNoProvider reports whether err means no provider plugin could be had.
-func IsNoProvider(err error) bool { return errors.Is(err, ErrNoProvider) }

@@ -12,13 +12,9 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-)
 
-// Labels the program puts on every Job (infra/release).
-const (
-	labelJob   = "pulumi-jobs/job"
-	labelPhase = "pulumi-jobs/phase"
-	labelWave  = "pulumi-jobs/wave"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
 // LogTailLines is how many log lines the failure report shows per container.
@@ -54,9 +50,9 @@ type FailedContainer struct {
 // Namespace returns the release's namespace from the stack config.
 func (d *Driver) Namespace(ctx context.Context) (string, error) {
 	stack := d.stack
-	v, err := stack.GetConfig(ctx, "pulumi-jobs:namespace")
+	v, err := stack.GetConfig(ctx, config.Key(config.KeyNamespace))
 	if err != nil {
-		return "", fmt.Errorf("reading pulumi-jobs:namespace: %w", err)
+		return "", fmt.Errorf("reading %s: %w", config.Key(config.KeyNamespace), err)
 	}
 	return v.Value, nil
 }
@@ -73,7 +69,7 @@ func (d *Driver) FailedJobs(ctx context.Context, since time.Time) ([]FailedJob, 
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: labelJob})
+	jobs, err := c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: release.LabelJob})
 	if err != nil {
 		return nil, fmt.Errorf("listing the Jobs of %s: %w", ns, err)
 	}
@@ -84,7 +80,7 @@ func (d *Driver) FailedJobs(ctx context.Context, since time.Time) ([]FailedJob, 
 			continue
 		}
 		f := FailedJob{
-			Name: j.Name, ConfigName: j.Labels[labelJob], Phase: j.Labels[labelPhase], Wave: j.Labels[labelWave],
+			Name: j.Name, ConfigName: j.Labels[release.LabelJob], Phase: j.Labels[release.LabelPhase], Wave: j.Labels[release.LabelWave],
 			Reason: cond.Reason, Message: cond.Message,
 		}
 		pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + j.Name})
