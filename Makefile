@@ -12,6 +12,8 @@ NODES   := 3
 
 PULUMI_VERSION := v3.259.0
 K8S_VERSION    := v1.36.3
+# The Kubernetes provider we build; infra's pulumi-kubernetes SDK is the same release.
+KUBERNETES_PROVIDER_VERSION := 4.25.0
 
 export KWOK_WORKDIR := $(STATE)/kwok
 KUBECONFIG_FILE     := $(STATE)/kubeconfig
@@ -38,12 +40,19 @@ help: ## list the targets
 # --- toolchain: built from the pinned modules in tools/, only when missing or stale ---
 
 .PHONY: tools
-tools: $(BIN)/pulumi $(addprefix $(BIN)/,$(CLUSTER_TOOLS)) ## build the pinned Pulumi CLI and local control plane into bin/
-	@echo "toolchain ready in bin/ (pulumi $(PULUMI_VERSION), kubernetes $(K8S_VERSION))"
+tools: $(BIN)/pulumi $(BIN)/pulumi-resource-kubernetes $(addprefix $(BIN)/,$(CLUSTER_TOOLS)) ## build the pinned Pulumi CLI, Kubernetes provider and local control plane into bin/
+	@echo "toolchain ready in bin/ (pulumi $(PULUMI_VERSION), pulumi-resource-kubernetes v$(KUBERNETES_PROVIDER_VERSION), kubernetes $(K8S_VERSION))"
 
 $(BIN)/pulumi: tools/pulumi/go.mod tools/pulumi/go.sum
 	@start=$$(date +%s); cd tools/pulumi && GOWORK=off go build -ldflags '$(PULUMI_LDFLAGS)' -o $@ github.com/pulumi/pulumi/pkg/v3/cmd/pulumi; \
 	echo "built bin/pulumi in $$(( $$(date +%s) - start ))s"
+
+# The real provider: upstream's main embeds files its build generates, so ours
+# generates them from the module's own schema.json and terraform-mapping.json.
+$(BIN)/pulumi-resource-kubernetes: tools/kubernetes/go.mod tools/kubernetes/go.sum tools/kubernetes/main.go tools/kubernetes/gen/main.go
+	@start=$$(date +%s); cd tools/kubernetes && GOWORK=off go run ./gen $(KUBERNETES_PROVIDER_VERSION) . && \
+	CGO_ENABLED=0 GOWORK=off go build -ldflags '-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$(KUBERNETES_PROVIDER_VERSION)' -o $@ . ; \
+	echo "built bin/pulumi-resource-kubernetes v$(KUBERNETES_PROVIDER_VERSION) in $$(( $$(date +%s) - start ))s"
 
 $(addprefix $(BIN)/,$(CLUSTER_TOOLS)): $(BIN)/%: tools/cluster/go.mod tools/cluster/go.sum
 	@start=$$(date +%s); cd tools/cluster && CGO_ENABLED=0 GOWORK=off go build -ldflags '$(K8S_LDFLAGS)' -o $@ $(pkg.$*); \
@@ -88,15 +97,23 @@ driver:
 up: tools cluster-up driver ## release the dev stack (STACK=…) to the local cluster
 	@$(BIN)/pulumi-jobs up --stack $(STACK) --kubeconfig $(KUBECONFIG_FILE)
 
+.PHONY: refresh
+refresh: tools cluster-up driver ## read the dev stack (STACK=…) back from the local cluster
+	@$(BIN)/pulumi-jobs refresh --stack $(STACK) --kubeconfig $(KUBECONFIG_FILE)
+
 .PHONY: preview
 preview: tools cluster-up driver ## preview the dev stack (STACK=…) on the local cluster
 	@$(BIN)/pulumi-jobs preview --stack $(STACK) --kubeconfig $(KUBECONFIG_FILE)
 
 .PHONY: down
-down: driver ## destroy the stack, then stop the local cluster
-	@if [ -x $(BIN)/pulumi ] && [ -f $(KUBECONFIG_FILE) ]; then \
-	  $(BIN)/pulumi-jobs destroy --stack $(STACK) --kubeconfig $(KUBECONFIG_FILE); fi
-	@$(MAKE) --no-print-directory cluster-down
+down: driver ## destroy the stack, then stop the local cluster (stopped even when the destroy fails)
+	@rc=0; \
+	if [ -x $(BIN)/pulumi ] && [ -f $(KUBECONFIG_FILE) ] && $(BIN)/kubectl --kubeconfig $(KUBECONFIG_FILE) get --raw /readyz >/dev/null 2>&1; then \
+	  $(BIN)/pulumi-jobs destroy --stack $(STACK) --kubeconfig $(KUBECONFIG_FILE) || rc=$$?; \
+	  if [ $$rc -ne 0 ]; then echo "make down: destroying stack $(STACK) failed (exit $$rc); stopping the local cluster anyway"; fi; \
+	else echo "make down: no local cluster answers; nothing to destroy"; fi; \
+	$(MAKE) --no-print-directory cluster-down; \
+	exit $$rc
 
 .PHONY: deploy-settings
 deploy-settings: tools driver ## Pulumi Deployments push-to-deploy settings: STACK=org/proj/stack GITHUB_REPO=owner/name PRESET=dev|prod

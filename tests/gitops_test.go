@@ -2,6 +2,9 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -10,8 +13,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/tools/clientcmd"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/outputs"
 )
@@ -21,71 +26,73 @@ var (
 	stackGVR = schema.GroupVersionResource{Group: "pulumi.com", Version: "v1", Resource: "stacks"}
 )
 
-// stackCRD is a structural CRD for pulumi.com/v1 Stack, written for this
-// test (the operator's own CRD is not obtainable here). It declares the
-// fields the program sets, with the operator's names and types; the API
-// server prunes any field it does not declare, so a field the program
-// misspells would be missing from the stored object.
-func stackCRD() *unstructured.Unstructured {
-	str := map[string]any{"type": "string"}
-	secretRef := map[string]any{"type": "object", "properties": map[string]any{
-		"type": str, "secret": map[string]any{"type": "object", "properties": map[string]any{"name": str, "key": str}},
-	}}
-	return &unstructured.Unstructured{Object: map[string]any{
-		"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-		"metadata": map[string]any{"name": "stacks.pulumi.com"},
-		"spec": map[string]any{
-			"group": "pulumi.com", "scope": "Namespaced",
-			"names": map[string]any{"kind": "Stack", "listKind": "StackList", "plural": "stacks", "singular": "stack"},
-			"versions": []any{map[string]any{
-				"name": "v1", "served": true, "storage": true,
-				"schema": map[string]any{"openAPIV3Schema": map[string]any{
-					"type": "object",
-					"properties": map[string]any{"spec": map[string]any{
-						"type": "object", "required": []any{"stack"},
-						"properties": map[string]any{
-							"stack": str, "projectRepo": str, "branch": str, "repoDir": str, "serviceAccountName": str,
-							"resyncFrequencySeconds":         map[string]any{"type": "integer", "minimum": 60},
-							"retryMaxBackoffDurationSeconds": map[string]any{"type": "integer"},
-							"destroyOnFinalize":              map[string]any{"type": "boolean"},
-							"refresh":                        map[string]any{"type": "boolean"},
-							"envRefs":                        map[string]any{"type": "object", "additionalProperties": secretRef},
-						},
-					}},
-				}},
-			}},
-		},
-	}}
-}
+// operatorCRDs is where the Pulumi Kubernetes Operator's own CRDs (v2.9.0,
+// Apache-2.0, data) are kept, relative to the repository root.
+const operatorCRDs = "../shared/data/pulumi-kubernetes-operator-v2.9.0"
 
-// TestGitOpsStackAccepted: with gitops set, the API server accepts the
-// operator Stack the program declares, with every field it sets, plus its
-// service account and bindings.
-func TestGitOpsStackAccepted(t *testing.T) {
-	e := setup(t)
+// installOperatorCRD installs the operator's own CRD from file with a
+// server-side apply (the Stack CRD is larger than the 256 KiB that a
+// client-side apply's last-applied annotation allows) and waits until it is
+// established. It is removed when the test ends.
+func installOperatorCRD(t *testing.T, dyn dynamic.Interface, file string) {
+	t.Helper()
 	ctx := context.Background()
-	cfg, err := clientcmd.BuildConfigFromFlags("", e.cluster.Kubeconfig)
+	b, err := os.ReadFile(file)
 	require.NoError(t, err)
-	dyn, err := dynamic.NewForConfig(cfg)
+	crd := &unstructured.Unstructured{}
+	require.NoError(t, sigsyaml.Unmarshal(b, &crd.Object))
+	data, err := json.Marshal(crd.Object)
 	require.NoError(t, err)
-	_, err = dyn.Resource(crdGVR).Create(ctx, stackCRD(), metav1.CreateOptions{})
-	require.NoError(t, err)
+	force := true
+	_, err = dyn.Resource(crdGVR).Patch(ctx, crd.GetName(), types.ApplyPatchType, data,
+		metav1.PatchOptions{FieldManager: "pulumi-jobs-e2e", Force: &force})
+	require.NoError(t, err, "installing %s", file)
 	t.Cleanup(func() {
-		_ = dyn.Resource(crdGVR).Delete(context.Background(), "stacks.pulumi.com", metav1.DeleteOptions{})
+		_ = dyn.Resource(crdGVR).Delete(context.Background(), crd.GetName(), metav1.DeleteOptions{})
 	})
 	require.Eventually(t, func() bool {
-		crd, err := dyn.Resource(crdGVR).Get(ctx, "stacks.pulumi.com", metav1.GetOptions{})
+		got, err := dyn.Resource(crdGVR).Get(ctx, crd.GetName(), metav1.GetOptions{})
 		if err != nil {
 			return false
 		}
-		conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
+		conds, _, _ := unstructured.NestedSlice(got.Object, "status", "conditions")
 		for _, c := range conds {
 			if m, ok := c.(map[string]any); ok && m["type"] == "Established" && m["status"] == "True" {
 				return true
 			}
 		}
 		return false
-	}, 30*time.Second, 200*time.Millisecond, "the Stack CRD is established")
+	}, 30*time.Second, 200*time.Millisecond, "the CRD %s is established", crd.GetName())
+}
+
+// TestGitOpsStackAccepted: with gitops set, the operator's own Stack CRD
+// (v2.9.0) accepts the Stack the program declares, with every field it
+// sets: the Stack the program sent is created again, as a dry run with
+// strict field validation, so a field the operator does not know fails the
+// test instead of being pruned. Its service account and bindings exist.
+func TestGitOpsStackAccepted(t *testing.T) {
+	e := setup(t)
+	ctx := context.Background()
+	dir := filepath.Join(e.root, operatorCRDs)
+	if _, err := os.Stat(dir); err != nil {
+		t.Skipf("the operator's CRDs are missing (%v): they come with the project's shared/ folder beside the repository", err)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", e.cluster.Kubeconfig)
+	require.NoError(t, err)
+	dyn, err := dynamic.NewForConfig(cfg)
+	require.NoError(t, err)
+	installOperatorCRD(t, dyn, filepath.Join(dir, "pulumi.com_stacks.yaml"))
+
+	// The CRD rejects what it does not know, when asked to be strict.
+	bogus := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "pulumi.com/v1", "kind": "Stack",
+		"metadata": map[string]any{"name": "bogus", "namespace": "default"},
+		"spec":     map[string]any{"stack": "acme/p/s", "noSuchField": true},
+	}}
+	_, err = dyn.Resource(stackGVR).Namespace("default").Create(ctx, bogus,
+		metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"})
+	require.Error(t, err, "the operator's CRD refuses an unknown field under strict validation")
+	assert.Contains(t, err.Error(), "strict decoding error")
 
 	r := newStackWith(t, e, stackConfig{App: app("1.0.0"), GitOps: map[string]any{
 		"repository": "https://github.com/acme/shop-deploy.git", "targetStack": "acme/pulumi-jobs/prod",
@@ -98,6 +105,13 @@ func TestGitOpsStackAccepted(t *testing.T) {
 	require.True(t, ok, "the stack exports the operator Stack's name")
 	obj, err := dyn.Resource(stackGVR).Namespace(r.namespace).Get(ctx, name, metav1.GetOptions{})
 	require.NoError(t, err)
+
+	// What the program sent, from the state's inputs, passes strict validation.
+	sent := sentObject(t, r, "kubernetes:pulumi.com/v1:Stack")
+	sent.SetName(name + "-strict")
+	_, err = dyn.Resource(stackGVR).Namespace(r.namespace).Create(ctx, sent,
+		metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}, FieldValidation: "Strict"})
+	require.NoError(t, err, "the operator's CRD knows every field the program sets")
 	spec, _, _ := unstructured.NestedMap(obj.Object, "spec")
 	assert.Equal(t, "acme/pulumi-jobs/prod", spec["stack"])
 	assert.Equal(t, "https://github.com/acme/shop-deploy.git", spec["projectRepo"])
@@ -125,4 +139,33 @@ func TestGitOpsStackAccepted(t *testing.T) {
 		}
 	}
 	assert.True(t, roles["system:auth-delegator"], "the workspace account may delegate authentication: %v", roles)
+}
+
+// sentObject returns the inputs the program registered for the one resource
+// of type typ in the stack's state: the object as the program declared it,
+// before the API server pruned or defaulted anything.
+func sentObject(t *testing.T, r *testStack, typ string) *unstructured.Unstructured {
+	t.Helper()
+	state, err := r.Stack().Export(context.Background())
+	require.NoError(t, err)
+	var dep struct {
+		Resources []struct {
+			Type   string         `json:"type"`
+			Inputs map[string]any `json:"inputs"`
+		} `json:"resources"`
+	}
+	require.NoError(t, json.Unmarshal(state.Deployment, &dep))
+	for _, res := range dep.Resources {
+		if res.Type == typ {
+			obj := map[string]any{}
+			for k, v := range res.Inputs {
+				if k != "__fieldManager" && k != "__initialApiVersion" {
+					obj[k] = v
+				}
+			}
+			return &unstructured.Unstructured{Object: obj}
+		}
+	}
+	require.FailNow(t, "no resource of type "+typ+" in the state")
+	return nil
 }

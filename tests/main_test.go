@@ -1,15 +1,15 @@
 // End-to-end tests: the real Pulumi engine (the pinned CLI, through the
 // Automation API, running program.Run inline) against a real API server
-// (a throwaway local cluster with simulated nodes), with the Kubernetes
-// provider plugin chosen by selectProvider.
+// (a throwaway local cluster with simulated nodes), with the real Kubernetes
+// provider plugin, pulumi-kubernetes v4.25.0, chosen by selectProvider.
 package tests
 
 import (
 	"context"
+	"debug/buildinfo"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -29,8 +29,8 @@ type env struct {
 	cluster  *localcluster.Cluster
 	home     string
 	provider string
-	// providerKind says which provider runs: "real" or "stand-in".
-	providerKind string
+	// providerDesc says which provider runs: release, module version, origin.
+	providerDesc string
 }
 
 // shared is set by TestMain before any test runs and never changed after.
@@ -55,8 +55,10 @@ func run(m *testing.M) int {
 	}
 	kwokConfig := filepath.Join(root, ".state", "kwok.yaml")
 	missing := localcluster.Missing(bin)
-	if _, err := os.Stat(filepath.Join(bin, "pulumi")); err != nil {
-		missing = append(missing, filepath.Join(bin, "pulumi"))
+	for _, f := range []string{"pulumi", driver.ProviderBinary} {
+		if _, err := os.Stat(filepath.Join(bin, f)); err != nil && !(f == driver.ProviderBinary && os.Getenv(driver.ProviderEnv) != "") {
+			missing = append(missing, filepath.Join(bin, f))
+		}
 	}
 	if _, err := os.Stat(kwokConfig); err != nil {
 		missing = append(missing, kwokConfig)
@@ -84,11 +86,11 @@ func run(m *testing.M) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	e := &env{root: root, home: filepath.Join(tmp, "pulumi-home")}
-	if e.provider, e.providerKind, err = selectProvider(ctx, root, tmp); err != nil {
+	if e.provider, e.providerDesc, err = selectProvider(bin); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	fmt.Printf("e2e: Kubernetes provider: %s (%s)\n", e.providerKind, e.provider)
+	fmt.Printf("e2e: Kubernetes provider: %s, %s\n", e.providerDesc, e.provider)
 
 	if kwokConfig, err = withContainerLogs(kwokConfig, tmp); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
@@ -126,25 +128,40 @@ func run(m *testing.M) int {
 }
 
 // selectProvider picks the Kubernetes provider plugin binary: the one named
-// by PULUMI_JOBS_KUBERNETES_PROVIDER, else one in the project-local plugin
-// cache (installed there by the driver), else the stand-in built from
-// ./standin. Pulumi's automatic download is not tried: it cannot work
-// offline and takes minutes to fail.
-func selectProvider(ctx context.Context, root, tmp string) (path, kind string, err error) {
-	if p := os.Getenv(driver.ProviderEnv); p != "" {
-		return p, "real, from " + driver.ProviderEnv, nil
+// by PULUMI_JOBS_KUBERNETES_PROVIDER, else the real provider `make tools`
+// built into bin/. Pulumi's automatic download is not tried: it cannot work
+// offline and takes minutes to fail. It returns the binary and what it is,
+// read from the binary's own build information.
+func selectProvider(bin string) (path, desc string, err error) {
+	path, from := os.Getenv(driver.ProviderEnv), driver.ProviderEnv
+	if path == "" {
+		path, from = filepath.Join(bin, driver.ProviderBinary), "bin/"
 	}
-	cached := filepath.Join(root, ".state", "pulumi-home", "plugins",
-		"resource-kubernetes-v"+driver.KubernetesProviderVersion, "pulumi-resource-kubernetes")
-	if _, err := os.Stat(cached); err == nil {
-		return cached, "real, from the project plugin cache", nil
+	info, err := buildinfo.ReadFile(path)
+	if err != nil {
+		return "", "", fmt.Errorf("reading the build information of the Kubernetes provider %s: %w", path, err)
 	}
-	path = filepath.Join(tmp, "standin", "pulumi-resource-kubernetes")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", path, "./standin/cmd/pulumi-resource-kubernetes")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("building the stand-in provider: %w\n%s", err, out)
+	module, stamp := "", ""
+	for _, d := range info.Deps {
+		if d.Path == "github.com/pulumi/pulumi-kubernetes/provider/v4" {
+			module = d.Version
+		}
 	}
-	return path, "stand-in (no real provider was supplied)", nil
+	for _, s := range info.Settings {
+		if s.Key == "-ldflags" {
+			if _, v, ok := strings.Cut(s.Value, "pkg/version.Version="); ok {
+				stamp, _, _ = strings.Cut(v, " ")
+				stamp = strings.Trim(stamp, `'"`)
+			}
+		}
+	}
+	if module == "" {
+		return "", "", fmt.Errorf("%s is not built from github.com/pulumi/pulumi-kubernetes/provider/v4", path)
+	}
+	if stamp != driver.KubernetesProviderVersion {
+		return "", "", fmt.Errorf("%s is stamped version %q, the program's SDK asks for %s", path, stamp, driver.KubernetesProviderVersion)
+	}
+	return path, fmt.Sprintf("pulumi-kubernetes v%s (module %s, from %s)", stamp, module, from), nil
 }
 
 // setup returns the shared environment, or skips the test saying what is missing.
@@ -153,7 +170,7 @@ func setup(t testing.TB) *env {
 	if shared == nil {
 		t.Skip(skipReason)
 	}
-	t.Logf("Kubernetes provider: %s", shared.providerKind)
+	t.Logf("Kubernetes provider: %s", shared.providerDesc)
 	return shared
 }
 

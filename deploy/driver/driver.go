@@ -14,12 +14,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/program"
@@ -62,6 +65,10 @@ type Driver struct {
 	ws    auto.Workspace
 	stack auto.Stack
 
+	// refresh makes the next preview or up refresh the state first; the
+	// preflight sets it when the cluster has lost what the state records.
+	refresh bool
+
 	// Provider says where the Kubernetes provider plugin came from.
 	Provider ProviderSource
 }
@@ -81,6 +88,15 @@ func (o *Options) defaults() error {
 	o.WorkDir = abs
 	if o.Stack == "" {
 		o.Stack = "dev"
+	}
+	// The provider plugin runs in another working directory: a relative
+	// kubeconfig would name nothing there.
+	if o.Kubeconfig != "" {
+		if o.Kubeconfig, err = filepath.Abs(o.Kubeconfig); err != nil {
+			return fmt.Errorf("resolving --kubeconfig: %w", err)
+		}
+	} else if env := os.Getenv("KUBECONFIG"); env != "" {
+		o.Kubeconfig = absPathList(env)
 	}
 	if o.PulumiRoot == "" {
 		o.PulumiRoot = o.WorkDir
@@ -105,6 +121,17 @@ func (o *Options) defaults() error {
 		o.Progress = os.Stdout
 	}
 	return os.MkdirAll(o.Home, 0o755)
+}
+
+// absPathList makes every entry of a KUBECONFIG-style path list absolute.
+func absPathList(list string) string {
+	parts := filepath.SplitList(list)
+	for i, p := range parts {
+		if abs, err := filepath.Abs(p); err == nil && p != "" {
+			parts[i] = abs
+		}
+	}
+	return strings.Join(parts, string(filepath.ListSeparator))
 }
 
 // Open prepares the workspace and the stack (creating it if needed) and
@@ -215,25 +242,49 @@ type Result struct {
 	Summary auto.UpdateSummary
 }
 
-// Preview runs a preview.
+// Preview runs a preview. After a preflight that found objects the cluster
+// has lost, it previews against the refreshed state.
 func (d *Driver) Preview(ctx context.Context) (Result, error) {
 	ch, wait := collect()
-	res, err := d.stack.Preview(ctx, optPreviewProgress(d.opts.Progress, ch)...)
+	opts := optPreviewProgress(d.opts.Progress, ch)
+	if d.refresh {
+		opts = append(opts, optpreview.Refresh())
+	}
+	res, err := d.stack.Preview(ctx, opts...)
 	r := Result{Events: wait(), Summary: auto.UpdateSummary{ResourceChanges: changeCounts(res.ChangeSummary)}}
 	if err != nil {
-		return r, fmt.Errorf("preview of stack %q failed: %w", d.opts.Stack, err)
+		return r, engineError("preview", d.opts.Stack, err)
 	}
 	return r, nil
 }
 
-// Up runs an update.
+// Up runs an update. After a preflight that found objects the cluster has
+// lost, it refreshes the state first, so they are created again.
 func (d *Driver) Up(ctx context.Context) (Result, error) {
 	ch, wait := collect()
-	res, err := d.stack.Up(ctx, optUpProgress(d.opts.Progress, ch)...)
+	opts := optUpProgress(d.opts.Progress, ch)
+	if d.refresh {
+		opts = append(opts, optup.Refresh())
+	}
+	res, err := d.stack.Up(ctx, opts...)
 	r := Result{Events: wait(), Outputs: res.Outputs, Summary: res.Summary}
 	if err != nil {
-		return r, fmt.Errorf("update of stack %q failed: %w", d.opts.Stack, err)
+		return r, engineError("update", d.opts.Stack, err)
 	}
+	d.refresh = false
+	return r, nil
+}
+
+// Refresh reads every resource of the stack back from the cluster and
+// records what is there, dropping what is gone.
+func (d *Driver) Refresh(ctx context.Context) (Result, error) {
+	ch, wait := collect()
+	res, err := d.stack.Refresh(ctx, optRefreshProgress(d.opts.Progress, ch)...)
+	r := Result{Events: wait(), Summary: res.Summary}
+	if err != nil {
+		return r, engineError("refresh", d.opts.Stack, err)
+	}
+	d.refresh = false
 	return r, nil
 }
 
@@ -243,9 +294,37 @@ func (d *Driver) Destroy(ctx context.Context) (Result, error) {
 	res, err := d.stack.Destroy(ctx, optDestroyProgress(d.opts.Progress, ch)...)
 	r := Result{Events: wait(), Summary: res.Summary}
 	if err != nil {
-		return r, fmt.Errorf("destroy of stack %q failed: %w", d.opts.Stack, err)
+		return r, engineError("destroy", d.opts.Stack, err)
 	}
 	return r, nil
+}
+
+// EngineError is a failed engine operation. Its text is the CLI's error
+// output only: the engine's progress, which the Automation API's error also
+// carries, has already been streamed, and printing it twice buries the error.
+type EngineError struct {
+	// Op is the operation: preview, update, refresh or destroy.
+	Op string
+	// Stack is the stack it ran on.
+	Stack string
+	// Err is the Automation API's error, with the full output.
+	Err error
+}
+
+func (e *EngineError) Error() string {
+	msg := e.Err.Error()
+	first, _, _ := strings.Cut(msg, "\n")
+	if _, stderr, ok := strings.Cut(msg, "\nstderr: "); ok && strings.TrimSpace(stderr) != "" {
+		return fmt.Sprintf("%s of stack %q failed:\n%s", e.Op, e.Stack, strings.TrimSpace(stderr))
+	}
+	return fmt.Sprintf("%s of stack %q failed: %s", e.Op, e.Stack, first)
+}
+
+// Unwrap returns the Automation API's error.
+func (e *EngineError) Unwrap() error { return e.Err }
+
+func engineError(op, stack string, err error) error {
+	return &EngineError{Op: op, Stack: stack, Err: err}
 }
 
 // Outputs returns the stack outputs.

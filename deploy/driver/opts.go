@@ -6,6 +6,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 )
@@ -20,6 +21,10 @@ func optUpProgress(w io.Writer, ch chan<- events.EngineEvent) []optup.Option {
 
 func optDestroyProgress(w io.Writer, ch chan<- events.EngineEvent) []optdestroy.Option {
 	return []optdestroy.Option{optdestroy.ProgressStreams(w), optdestroy.EventStreams(ch), optdestroy.Color("never")}
+}
+
+func optRefreshProgress(w io.Writer, ch chan<- events.EngineEvent) []optrefresh.Option {
+	return []optrefresh.Option{optrefresh.ProgressStreams(w), optrefresh.EventStreams(ch), optrefresh.Color("never")}
 }
 
 func changeCounts(m map[apitype.OpType]int) *map[string]int {

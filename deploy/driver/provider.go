@@ -5,27 +5,35 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/blang/semver"
 )
 
 // KubernetesProviderVersion is the Kubernetes provider plugin version the
-// pulumi-kubernetes SDK v4.33.0 asks the engine for.
-const KubernetesProviderVersion = "4.33.0"
+// program's pulumi-kubernetes SDK (v4.25.0) asks the engine for, and the
+// release `make tools` builds into bin/ (tools/kubernetes).
+const KubernetesProviderVersion = "4.25.0"
 
 // ProviderEnv names the environment variable that points at a
 // pulumi-resource-kubernetes binary to use.
 const ProviderEnv = "PULUMI_JOBS_KUBERNETES_PROVIDER"
+
+// ProviderBinary is the file name of the Kubernetes provider plugin.
+const ProviderBinary = "pulumi-resource-kubernetes"
 
 // ProviderSource says where the Kubernetes provider plugin came from.
 type ProviderSource string
 
 // Where a provider can come from, in the order they are tried.
 const (
-	// ProviderFromFile is a binary named by PULUMI_JOBS_KUBERNETES_PROVIDER
+	// ProviderFromEnv is a binary named by PULUMI_JOBS_KUBERNETES_PROVIDER
 	// (or Options.ProviderPath), installed into the project-local PULUMI_HOME.
-	ProviderFromFile ProviderSource = "file"
+	ProviderFromEnv ProviderSource = ProviderEnv
+	// ProviderFromBin is the provider `make tools` built into <PulumiRoot>/bin,
+	// installed into the project-local PULUMI_HOME.
+	ProviderFromBin ProviderSource = "bin/ build"
 	// ProviderFromCache is a plugin already in the project-local PULUMI_HOME.
 	ProviderFromCache ProviderSource = "plugin cache"
 	// ProviderFromDownload is Pulumi's automatic plugin download (online only).
@@ -37,32 +45,31 @@ const (
 var ErrNoProvider = errors.New("no Kubernetes provider plugin")
 
 // noProviderHelp explains how to supply the provider.
-func noProviderHelp(home string, cause error) error {
-	return fmt.Errorf(`%w: the pulumi-resource-kubernetes plugin v%s is not in %s/plugins and could not be downloaded (%v).
+func noProviderHelp(home, bin string, cause error) error {
+	return fmt.Errorf(`%w: the pulumi-resource-kubernetes plugin v%s is not in %s, not in %s/plugins and could not be downloaded (%v).
 Nothing was deployed and the cluster was not touched. Supply the plugin in one of these ways:
-  - point %s at a pulumi-resource-kubernetes v%s binary, e.g.
-      %s=/path/to/pulumi-resource-kubernetes make up
-  - or install it into the project-local plugin cache once:
-      PULUMI_HOME=%s bin/pulumi plugin install resource kubernetes v%s --file /path/to/pulumi-resource-kubernetes
-  - or run online, where Pulumi downloads it automatically`,
-		ErrNoProvider, KubernetesProviderVersion, home, cause,
-		ProviderEnv, KubernetesProviderVersion, ProviderEnv, home, KubernetesProviderVersion)
+  - build it: make tools   (builds v%s from the Go module proxy into bin/)
+  - or point %s at a pulumi-resource-kubernetes v%s binary`,
+		ErrNoProvider, KubernetesProviderVersion, bin, home, cause,
+		KubernetesProviderVersion, ProviderEnv, KubernetesProviderVersion)
 }
 
-// ensureProvider makes the Kubernetes provider plugin available in the
-// workspace's PULUMI_HOME, trying a given binary, then the plugin cache, then
-// Pulumi's download. It never falls back to anything else.
-func (d *Driver) ensureProvider(ctx context.Context, path string) (ProviderSource, error) {
-	if path != "" {
-		if _, err := os.Stat(path); err != nil {
-			return "", fmt.Errorf("%w: %s=%s: %v", ErrNoProvider, ProviderEnv, path, err)
+// ensureProvider makes the Kubernetes provider plugin v4.25.0 available in
+// the workspace's PULUMI_HOME, trying an explicit binary, then the one in
+// <PulumiRoot>/bin, then the plugin cache, then Pulumi's download. It never
+// falls back to anything else, and never installs a binary under another
+// release's version: a binary is installed only as KubernetesProviderVersion,
+// the version it was built as.
+func (d *Driver) ensureProvider(ctx context.Context, explicit string) (ProviderSource, error) {
+	if explicit != "" {
+		if _, err := os.Stat(explicit); err != nil {
+			return "", fmt.Errorf("%w: %s=%s: %v", ErrNoProvider, ProviderEnv, explicit, err)
 		}
-		_, stderr, _, err := d.cmd.Run(ctx, d.opts.WorkDir, nil, nil, nil, d.envList(),
-			"plugin", "install", "resource", "kubernetes", "v"+KubernetesProviderVersion, "--file", path, "--reinstall")
-		if err != nil {
-			return "", fmt.Errorf("installing the Kubernetes provider from %s: %w: %s", path, err, stderr)
-		}
-		return ProviderFromFile, nil
+		return ProviderFromEnv, d.installProvider(ctx, explicit)
+	}
+	built := filepath.Join(d.opts.PulumiRoot, "bin", ProviderBinary)
+	if _, err := os.Stat(built); err == nil {
+		return ProviderFromBin, d.installProvider(ctx, built)
 	}
 	want := semver.MustParse(KubernetesProviderVersion)
 	plugins, err := d.ws.ListPlugins(ctx)
@@ -75,9 +82,40 @@ func (d *Driver) ensureProvider(ctx context.Context, path string) (ProviderSourc
 		}
 	}
 	if err := d.ws.InstallPlugin(ctx, "kubernetes", "v"+KubernetesProviderVersion); err != nil {
-		return "", noProviderHelp(d.opts.Home, lastErrorLine(err))
+		return "", noProviderHelp(d.opts.Home, built, lastErrorLine(err))
 	}
 	return ProviderFromDownload, nil
+}
+
+// installProvider installs the binary at path as the kubernetes plugin
+// v4.25.0 in PULUMI_HOME, unless the very same file (path, size, modification
+// time) was installed last time: the binary is about 250 MB.
+func (d *Driver) installProvider(ctx context.Context, path string) error {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("resolving %s: %w", path, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrNoProvider, err)
+	}
+	stamp := fmt.Sprintf("%s %d %d v%s\n", abs, fi.Size(), fi.ModTime().UnixNano(), KubernetesProviderVersion)
+	stampFile := filepath.Join(d.opts.Home, "pulumi-jobs-kubernetes-provider.stamp")
+	installed := filepath.Join(d.opts.Home, "plugins", "resource-kubernetes-v"+KubernetesProviderVersion, ProviderBinary)
+	if old, err := os.ReadFile(stampFile); err == nil && string(old) == stamp {
+		if _, err := os.Stat(installed); err == nil {
+			return nil
+		}
+	}
+	_, stderr, _, err := d.cmd.Run(ctx, d.opts.WorkDir, nil, nil, nil, d.envList(),
+		"plugin", "install", "resource", "kubernetes", "v"+KubernetesProviderVersion, "--file", abs, "--reinstall")
+	if err != nil {
+		return fmt.Errorf("installing the Kubernetes provider from %s: %w: %s", abs, err, stderr)
+	}
+	if err := os.WriteFile(stampFile, []byte(stamp), 0o644); err != nil {
+		return fmt.Errorf("recording the installed provider: %w", err)
+	}
+	return nil
 }
 
 // lastErrorLine shortens a CLI failure to its last "error:" line.

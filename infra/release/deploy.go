@@ -9,16 +9,24 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
+// AnnotationSkipAwait tells the Kubernetes provider not to await a resource.
+const AnnotationSkipAwait = "pulumi.com/skipAwait"
+
 // portName is the name of the app's container port, which the Service targets.
 const portName = "http"
 
 // Deploy is the app phase (pulumi-jobs:index:Deploy): the app's Deployment
 // and its ClusterIP Service. Both depend on every pre-deploy Job, so a
 // release's pods never start before its migrations have completed and a
-// failed migration leaves the running app untouched. The Service waits for
-// them too: the provider awaits a Service until it has a ready endpoint, so
-// a Service created while the first release's migration fails would wait for
-// pods that never come, for the whole await timeout.
+// failed migration leaves the running app untouched.
+//
+// The Service is not awaited (pulumi.com/skipAwait): the provider's Service
+// awaiter (v4.25.0, pkg/await/service.go) sleeps 10 s after every Endpoints
+// event before it calls the endpoints settled, and every post-deploy Job
+// would wait for that. What a post-deploy Job needs is pods that are Ready
+// behind the Service, and the Deployment's await already guarantees that
+// (Available, the new ReplicaSet's pods Ready); the Service's selector is
+// the Deployment's own pod labels, so its endpoints are those pods.
 type Deploy struct {
 	pulumi.ResourceState
 
@@ -104,9 +112,10 @@ func newDeploy(ctx *pulumi.Context, name string, a phaseArgs, preDeploy []pulumi
 
 	d.Service, err = corev1.NewService(ctx, app.Name, &corev1.ServiceArgs{
 		Metadata: metav1.ObjectMetaArgs{
-			Name:      pulumi.String(app.Name),
-			Namespace: a.namespace,
-			Labels:    labels,
+			Name:        pulumi.String(app.Name),
+			Namespace:   a.namespace,
+			Labels:      labels,
+			Annotations: pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true")},
 		},
 		Spec: corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),

@@ -4,11 +4,18 @@
 //
 // Usage:
 //
-//	pulumi-jobs preview|up|destroy|outputs [--stack dev] [--kubeconfig FILE] [--dir REPO]
+//	pulumi-jobs preview|up|refresh|destroy|outputs [--stack dev] [--kubeconfig FILE] [--dir REPO]
 //	pulumi-jobs preview|up|destroy --remote --stack ORG/PROJECT/STACK --repo URL [--branch main]
 //	pulumi-jobs deploy-settings --stack ORG/PROJECT/STACK --github-repo OWNER/NAME --preset dev|prod
 //
-// The Kubernetes provider plugin comes from $PULUMI_JOBS_KUBERNETES_PROVIDER,
+// Before preview, up, refresh and destroy it checks that the stack config has
+// no unknown keys, that the cluster answers, that the release takes over no
+// namespace it did not create, and that the cluster still has what the state
+// records (refreshing first when it does not); it recovers what an
+// interrupted run left behind.
+//
+// The Kubernetes provider plugin (v4.25.0) comes from
+// $PULUMI_JOBS_KUBERNETES_PROVIDER, the one `make tools` builds into bin/,
 // the project-local plugin cache, or Pulumi's download, in that order. Local
 // stack secrets are encrypted with $PULUMI_CONFIG_PASSPHRASE (default
 // "pulumi-jobs-local").
@@ -45,9 +52,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	verbs := []string{"preview", "up", "destroy", "outputs", "deploy-settings"}
+	verbs := []string{"preview", "up", "refresh", "destroy", "outputs", "deploy-settings"}
 	if len(args) == 0 || !slices.Contains(verbs, args[0]) {
-		return fmt.Errorf("usage: pulumi-jobs preview|up|destroy|outputs|deploy-settings [flags]")
+		return fmt.Errorf("usage: pulumi-jobs preview|up|refresh|destroy|outputs|deploy-settings [flags]")
 	}
 	verb := args[0]
 	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
@@ -110,18 +117,25 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "Kubernetes provider: v%s from the %s\n", driver.KubernetesProviderVersion, d.Provider)
 	if verb != "outputs" {
-		recovered, err := d.Recover(ctx)
-		for _, line := range recovered {
+		pf, err := d.Preflight(ctx, verb)
+		for _, line := range pf.Recovered {
 			fmt.Fprintln(out, "recovered:", line)
 		}
 		if err != nil {
-			return fmt.Errorf("recovering from an interrupted run: %w", err)
+			return err
+		}
+		if len(pf.Lost) > 0 {
+			fmt.Fprintf(out, "The cluster no longer has what the state of stack %q records (%s): it was deleted or recreated. Refreshing the state first, so the release is put back.\n",
+				opts.Stack, strings.Join(pf.Lost, ", "))
 		}
 	}
 
 	switch verb {
 	case "preview":
 		_, err = d.Preview(ctx)
+		return err
+	case "refresh":
+		_, err = d.Refresh(ctx)
 		return err
 	case "destroy":
 		_, err = d.Destroy(ctx)

@@ -1,0 +1,203 @@
+package driver
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	jobsconfig "github.com/pulumi-jobs/pulumi-jobs/infra/config"
+)
+
+// ReachTimeout bounds the check that the cluster answers.
+const ReachTimeout = 10 * time.Second
+
+// ErrUnreachable means the cluster did not answer; nothing was done.
+var ErrUnreachable = errors.New("the cluster cannot be reached")
+
+// ErrNotOwned means the release would take over an object it did not create.
+var ErrNotOwned = errors.New("the release does not own it")
+
+// Preflight is what the driver found and did before an engine operation.
+type Preflight struct {
+	// Recovered lists what an interrupted run had left and was recovered.
+	Recovered []string
+	// Lost lists objects the state records that the cluster no longer has.
+	// When it is not empty, the following operation refreshes the state first.
+	Lost []string
+}
+
+// stateResource is the part of a state resource the preflight reads.
+type stateResource struct {
+	URN     string         `json:"urn"`
+	Type    string         `json:"type"`
+	Delete  bool           `json:"delete"`
+	Outputs map[string]any `json:"outputs"`
+}
+
+// name returns the resource's metadata.namespace and metadata.name.
+func (r stateResource) name() (ns, name string) {
+	meta, _ := r.Outputs["metadata"].(map[string]any)
+	ns, _ = meta["namespace"].(string)
+	name, _ = meta["name"].(string)
+	return ns, name
+}
+
+// Preflight checks, before preview, up, refresh or destroy, everything that
+// must hold for the engine's answer to be true, cheaply and before the engine
+// runs:
+//
+//   - the stack config has no unknown pulumi-jobs keys (a typo such as
+//     preDeploys would silently skip the migrations);
+//   - the cluster answers (a preview against no cluster must not pass);
+//   - what an interrupted run left behind is recovered (Recover);
+//   - the release creates no namespace that exists but that this stack's
+//     state does not hold (it would take it over, and destroy would delete
+//     it with everything in it);
+//   - the namespace and Deployment the state records still exist. When the
+//     cluster has lost them (deleted, or recreated empty), the state is
+//     refreshed as part of the next preview or up, so the release is put
+//     back instead of being reported "unchanged".
+func (d *Driver) Preflight(ctx context.Context, verb string) (Preflight, error) {
+	var pf Preflight
+	settings, err := d.ws.StackSettings(ctx, d.opts.Stack)
+	if err != nil {
+		return pf, fmt.Errorf("reading the config of stack %q: %w", d.opts.Stack, err)
+	}
+	if verb == "preview" || verb == "up" {
+		keys := make([]string, 0, len(settings.Config))
+		for k := range settings.Config {
+			keys = append(keys, k.String())
+		}
+		if problems := jobsconfig.UnknownKeys(keys); len(problems) > 0 {
+			return pf, &jobsconfig.Error{Stack: d.opts.Stack, Problems: problems}
+		}
+	}
+
+	client, err := d.kubeClient()
+	if err != nil {
+		return pf, err
+	}
+	if err := d.reachable(ctx, client); err != nil {
+		return pf, err
+	}
+
+	pf.Recovered, err = d.Recover(ctx)
+	if err != nil {
+		return pf, fmt.Errorf("recovering from an interrupted run: %w", err)
+	}
+	if verb == "destroy" {
+		return pf, nil
+	}
+
+	resources, err := d.stateResources(ctx)
+	if err != nil {
+		return pf, err
+	}
+	if err := d.checkOwnership(ctx, client, settings.Config, resources); err != nil {
+		return pf, err
+	}
+	for _, r := range resources {
+		if r.Delete || (r.Type != "kubernetes:core/v1:Namespace" && r.Type != "kubernetes:apps/v1:Deployment") {
+			continue
+		}
+		ns, name := r.name()
+		var getErr error
+		if r.Type == "kubernetes:core/v1:Namespace" {
+			_, getErr = client.CoreV1().Namespaces().Get(ctx, name, metav1.GetOptions{})
+		} else {
+			_, getErr = client.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		}
+		switch {
+		case apierrors.IsNotFound(getErr):
+			pf.Lost = append(pf.Lost, fmt.Sprintf("%s %s", typeName(r.Type), strings.TrimPrefix(ns+"/"+name, "/")))
+		case getErr != nil:
+			return pf, fmt.Errorf("checking %s %s/%s in the cluster: %w", typeName(r.Type), ns, name, getErr)
+		}
+	}
+	d.refresh = len(pf.Lost) > 0
+	return pf, nil
+}
+
+// reachable fails clearly when the cluster does not answer.
+func (d *Driver) reachable(ctx context.Context, client kubernetes.Interface) error {
+	ctx, cancel := context.WithTimeout(ctx, ReachTimeout)
+	defer cancel()
+	if _, err := client.Discovery().RESTClient().Get().AbsPath("/version").Do(ctx).Raw(); err != nil {
+		where := d.opts.Kubeconfig
+		if where == "" {
+			where = "$KUBECONFIG or ~/.kube/config"
+		}
+		return fmt.Errorf("%w (kubeconfig %s): %v\nNothing was previewed or changed. Start the local cluster with `make cluster-up`, or pass the right cluster with --kubeconfig", ErrUnreachable, where, err)
+	}
+	return nil
+}
+
+// stateResources returns the resources of the stack's state.
+func (d *Driver) stateResources(ctx context.Context) ([]stateResource, error) {
+	state, err := d.stack.Export(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the state of stack %q: %w", d.opts.Stack, err)
+	}
+	var dep struct {
+		Resources []stateResource `json:"resources"`
+	}
+	if len(state.Deployment) == 0 {
+		return nil, nil
+	}
+	if err := json.Unmarshal(state.Deployment, &dep); err != nil {
+		return nil, fmt.Errorf("reading the state of stack %q: %w", d.opts.Stack, err)
+	}
+	return dep.Resources, nil
+}
+
+// checkOwnership refuses to create a namespace that already exists unless
+// this stack's own state shows that it created it.
+func (d *Driver) checkOwnership(ctx context.Context, client kubernetes.Interface, cfg config.Map, resources []stateResource) error {
+	ns, create := "", true
+	for k, v := range cfg {
+		raw, err := v.Value(config.NopDecrypter)
+		if err != nil || v.Secure() {
+			continue
+		}
+		switch k.String() {
+		case jobsconfig.Key(jobsconfig.KeyNamespace):
+			ns = raw
+		case jobsconfig.Key(jobsconfig.KeyCreateNamespace):
+			if b, err := strconv.ParseBool(raw); err == nil {
+				create = b
+			}
+		}
+	}
+	if ns == "" || !create {
+		return nil
+	}
+	for _, r := range resources {
+		if _, name := r.name(); r.Type == "kubernetes:core/v1:Namespace" && name == ns && !r.Delete {
+			return nil // created by this stack
+		}
+	}
+	_, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking namespace %q in the cluster: %w", ns, err)
+	}
+	return fmt.Errorf(`%w: namespace %q already exists and stack %q did not create it. With %s true the release would take it over (relabel it to enforce Pod Security "restricted") and destroy would delete it with everything in it. Nothing was changed.
+Fix: deploy into the existing namespace with `+"`pulumi config set createNamespace false`"+` (its labels stay yours), or set %s to a namespace that does not exist yet`,
+		ErrNotOwned, ns, d.opts.Stack, jobsconfig.Key(jobsconfig.KeyCreateNamespace), jobsconfig.Key(jobsconfig.KeyNamespace))
+}
+
+// typeName shortens a Pulumi type token to its kind ("kubernetes:apps/v1:Deployment" → "Deployment").
+func typeName(t string) string {
+	return t[strings.LastIndex(t, ":")+1:]
+}
