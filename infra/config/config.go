@@ -56,6 +56,22 @@ const (
 	DefaultMemoryLimit   = "256Mi"
 )
 
+// MaxTimeout is the longest job timeout. The timeout becomes the Job's
+// activeDeadlineSeconds, and the engine waits that plus a minute for the Job,
+// so a deploy may block this long; a week is beyond any real migration and
+// catches typos such as "1000000h" while keeping both values far from the
+// limits of int64 seconds and Go durations.
+const MaxTimeout = 7 * 24 * time.Hour
+
+// maxAnnotationsBytes is Kubernetes' limit on the total size of one object's
+// annotations, keys plus values: TotalAnnotationSizeLimitB of
+// k8s.io/apimachinery/pkg/api/validation (not imported, as it would pull
+// the API machinery's serializers into the program).
+const maxAnnotationsBytes = 256 * 1024
+
+// maxInt32 is the largest value of the int32 fields of the Kubernetes API.
+const maxInt32 = math.MaxInt32
+
 // DatabaseURLEnv is the environment variable that carries the database URL
 // into the app and every Job; the config's env maps may not set it.
 const DatabaseURLEnv = "DATABASE_URL"
@@ -64,6 +80,26 @@ const DatabaseURLEnv = "DATABASE_URL"
 // hex digits): a Job's name must fit the 63-character label
 // batch.kubernetes.io/job-name that the Job controller puts on its pods.
 const maxJobNameLength = validation.DNS1123LabelMaxLength - 9
+
+// jobNameLengthReason says why a job name is limited to maxJobNameLength.
+const jobNameLengthReason = `the provider appends "-" and 8 hex digits to form the Job's name, which must fit the 63-character label batch.kubernetes.io/job-name`
+
+// Integer ranges of the config, those of the Kubernetes fields they become.
+func replicasRange() intRange {
+	return intRange{0, maxInt32, "a whole number between 0 and 2147483647 (the Deployment's replicas is an int32)"}
+}
+
+func portRange() intRange {
+	return intRange{1, 65535, "a TCP port, a whole number between 1 and 65535"}
+}
+
+func waveRange() intRange {
+	return intRange{0, maxInt32, "a whole number between 0 and 2147483647"}
+}
+
+func backoffLimitRange() intRange {
+	return intRange{0, maxInt32, "a whole number between 0 and 2147483647 (the Job's backoffLimit is an int32)"}
+}
 
 func appKeys() []string {
 	return []string{"env", "image", "name", "port", "readinessPath", "replicas", "resources"}
@@ -88,20 +124,48 @@ type Source interface {
 	Stack() string
 }
 
+// ProjectSource is a Source that also names its Pulumi project, as
+// *pulumi.Context does. Load uses the project to tell this stack from a
+// gitops.targetStack of the same stack name in another project. For a Source
+// without it, Load takes Namespace as the project's name: Pulumi names a
+// project's config namespace after the project.
+type ProjectSource interface {
+	Source
+	// Project is the name of the Pulumi project.
+	Project() string
+}
+
+// project returns the Pulumi project of src.
+func project(src Source) string {
+	if ps, ok := src.(ProjectSource); ok && ps.Project() != "" {
+		return ps.Project()
+	}
+	return Namespace
+}
+
+// IsSystemNamespace reports whether ns belongs to Kubernetes itself: default,
+// kube-system, kube-public, kube-node-lease or any other kube-*.
+func IsSystemNamespace(ns string) bool {
+	return ns == "default" || strings.HasPrefix(ns, "kube-")
+}
+
 // Key returns the full config key of name in the pulumi-jobs namespace.
 func Key(name string) string { return Namespace + ":" + name }
 
 // Load reads and validates the stack config. It returns a *Error listing
 // every problem when the config is invalid.
 func Load(src Source) (spec.Release, error) {
-	p := &problems{}
+	p := &problems{file: StackFile(src.Stack())}
 	r := spec.Release{Stack: src.Stack(), CreateNamespace: true}
 
 	if ns, ok := src.GetConfig(Key(KeyNamespace)); !ok || ns == "" {
 		p.add(Key(KeyNamespace), "required; set it to the Kubernetes namespace of the release: pulumi config set namespace shop")
 	} else {
 		r.Namespace = ns
-		dns1123Label(p, Key(KeyNamespace), ns, validation.DNS1123LabelMaxLength)
+		checkName(p, Key(KeyNamespace), ns, validation.IsDNS1123Label)
+		if IsSystemNamespace(ns) {
+			p.add(Key(KeyNamespace), "%q is a namespace of Kubernetes itself, not the release's: with createNamespace (the default) the release would own it, relabel it for Pod Security and delete it with everything in it on pulumi destroy; without, the app and Jobs would mix with the cluster's own objects. Use a namespace of the release's own, e.g. pulumi config set namespace shop", ns)
+		}
 	}
 
 	if v, ok := src.GetConfig(Key(KeyCreateNamespace)); ok {
@@ -134,7 +198,7 @@ func Load(src Source) (spec.Release, error) {
 	checkUniqueNames(p, r.Jobs)
 
 	if v, ok := src.GetConfig(Key(KeyGitOps)); ok && v != "" && v != "null" && v != "{}" {
-		r.GitOps = loadGitOps(p, json.RawMessage(v), r)
+		r.GitOps = loadGitOps(p, json.RawMessage(v), r, project(src))
 	}
 
 	if len(p.list) > 0 {
@@ -149,29 +213,21 @@ func loadApp(p *problems, raw json.RawMessage, stack string) spec.App {
 	if !ok {
 		return app
 	}
-	if name, ok := o.string("name"); !ok || name == "" {
-		p.add(o.path("name"), "required; a DNS-1123 label naming the Deployment and Service, e.g. shop")
-	} else {
+	if name, ok := o.requiredString("name", "a DNS-1035 label naming the Deployment and Service, e.g. shop"); ok {
 		app.Name = name
-		dns1123Label(p, o.path("name"), name, validation.DNS1123LabelMaxLength)
+		// A Service's name must be a DNS-1035 label: unlike DNS-1123, it
+		// may not start with a digit.
+		checkName(p, o.path("name"), name, validation.IsDNS1035Label)
 	}
-	if image, ok := o.string("image"); !ok || image == "" {
-		p.add(o.path("image"), `required; the image to release as repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`)
-	} else {
+	if image, ok := o.requiredString("image", `the image to release as repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`); ok {
 		app.Image = image
 		checkImage(p, o.path("image"), image, stack)
 	}
-	if n, ok := o.int("replicas"); ok {
+	if n, ok := o.int("replicas", replicasRange()); ok {
 		app.Replicas = n
-		if n < 0 {
-			p.add(o.path("replicas"), "must be 0 or more, got %d", n)
-		}
 	}
-	if n, ok := o.int("port"); ok {
+	if n, ok := o.int("port", portRange()); ok {
 		app.Port = n
-		if n < 1 || n > 65535 {
-			p.add(o.path("port"), "must be a TCP port between 1 and 65535, got %d", n)
-		}
 	}
 	if env, ok := o.stringMap("env"); ok {
 		app.Env = envVars(p, o.path("env"), env)
@@ -186,16 +242,18 @@ func loadApp(p *problems, raw json.RawMessage, stack string) spec.App {
 	return app
 }
 
-func loadGitOps(p *problems, raw json.RawMessage, r spec.Release) *spec.GitOps {
+func loadGitOps(p *problems, raw json.RawMessage, r spec.Release, project string) *spec.GitOps {
 	g := &spec.GitOps{Branch: DefaultGitOpsBranch, ResyncInterval: DefaultResyncInterval, ServiceAccount: r.App.Name + "-pulumi-operator"}
 	o, ok := newObject(Key(KeyGitOps), raw, gitOpsKeys(), p)
 	if !ok {
 		return g
 	}
-	if v, ok := o.string("repository"); !ok || !(strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "ssh://") || strings.HasPrefix(v, "git@")) {
-		p.add(o.path("repository"), "required; the git URL of this project, e.g. https://github.com/acme/shop-deploy.git")
-	} else {
+	const repoHint = "the git URL of this project, e.g. https://github.com/acme/shop-deploy.git"
+	if v, ok := o.requiredString("repository", repoHint); ok {
 		g.Repository = v
+		if !(strings.HasPrefix(v, "https://") || strings.HasPrefix(v, "ssh://") || strings.HasPrefix(v, "git@")) {
+			p.add(o.path("repository"), "%q is not a git URL the operator can clone; use https://…, ssh://… or git@…, e.g. https://github.com/acme/shop-deploy.git", v)
+		}
 	}
 	if v, ok := o.string("branch"); ok {
 		g.Branch = v
@@ -209,17 +267,23 @@ func loadGitOps(p *problems, raw json.RawMessage, r spec.Release) *spec.GitOps {
 			p.add(o.path("directory"), "must be a path inside the repository, got %q", v)
 		}
 	}
-	if v, ok := o.string("targetStack"); !ok || strings.Count(v, "/") != 2 || strings.Contains(v, "//") || strings.HasPrefix(v, "/") || strings.HasSuffix(v, "/") {
-		p.add(o.path("targetStack"), "required; the fully qualified stack the operator runs, organization/project/stack, e.g. acme/pulumi-jobs/prod")
-	} else {
-		g.TargetStack = v
-		if v[strings.LastIndex(v, "/")+1:] == r.Stack {
-			p.add(o.path("targetStack"), "%q is this stack itself; the operator must run another stack (the one this stack hands over to)", v)
+	const targetHint = "the fully qualified stack the operator runs, organization/project/stack, e.g. acme/pulumi-jobs/prod"
+	if v, ok := o.requiredString("targetStack", targetHint); ok {
+		parts := strings.Split(v, "/")
+		switch {
+		case len(parts) != 3 || slices.Contains(parts, ""):
+			p.add(o.path("targetStack"), "%q is not %s", v, targetHint)
+		// The organization of this stack is not reliably known to a program
+		// (Pulumi reports "organization" when unset), so a target in this
+		// project with this stack's name is taken to be this stack.
+		case parts[1] == project && parts[2] == StackName(r.Stack):
+			p.add(o.path("targetStack"), "%q is this stack itself (project %s, stack %s); the operator must run another stack of the project, the one this stack hands over to",
+				v, project, parts[2])
+		default:
+			g.TargetStack = v
 		}
 	}
-	if v, ok := o.string("accessTokenSecret"); !ok || v == "" {
-		p.add(o.path("accessTokenSecret"), "required; the name of a Secret in namespace %q whose key accessToken holds the Pulumi access token (kubectl create secret generic pulumi-api -n %s --from-literal=accessToken=…)", r.Namespace, r.Namespace)
-	} else {
+	if v, ok := o.requiredString("accessTokenSecret", fmt.Sprintf("the name of a Secret in namespace %q whose key accessToken holds the Pulumi access token (kubectl create secret generic pulumi-api -n %s --from-literal=accessToken=…)", r.Namespace, r.Namespace)); ok {
 		g.AccessTokenSecret = v
 		for _, msg := range validation.IsDNS1123Subdomain(v) {
 			p.add(o.path("accessTokenSecret"), "%q is not a Secret name: %s", v, msg)
@@ -255,10 +319,10 @@ func loadResources(p *problems, app *object) spec.Resources {
 		return res
 	}
 	if q, ok := o.object("requests", []string{"cpu", "memory"}); ok {
-		res.Requests = loadQuantities(p, q, res.Requests)
+		res.Requests = loadQuantities(p, q, res.Requests, false)
 	}
 	if q, ok := o.object("limits", []string{"cpu", "memory"}); ok {
-		res.Limits = loadQuantities(p, q, res.Limits)
+		res.Limits = loadQuantities(p, q, res.Limits, true)
 	}
 	for _, c := range []struct{ name, req, lim string }{
 		{"cpu", res.Requests.CPU, res.Limits.CPU},
@@ -273,17 +337,29 @@ func loadResources(p *problems, app *object) spec.Resources {
 	return res
 }
 
-func loadQuantities(p *problems, o *object, q spec.Quantities) spec.Quantities {
+// loadQuantities reads the cpu and memory of requests or limits. Quantities
+// must not be negative. A request of 0 is allowed, as in Kubernetes (the
+// container gets no reservation); a limit of 0 is refused, because the
+// container runtime reads it as no limit at all, the opposite of what it says.
+func loadQuantities(p *problems, o *object, q spec.Quantities, isLimit bool) spec.Quantities {
 	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{"cpu", &q.CPU}, {"memory", &q.Memory}} {
-		v, ok := o.string(f.name)
+		name, example string
+		dst           *string
+	}{{"cpu", "250m", &q.CPU}, {"memory", "256Mi", &q.Memory}} {
+		v, ok := o.quantity(f.name)
 		if !ok {
 			continue
 		}
-		if _, err := resource.ParseQuantity(v); err != nil {
+		qty, err := resource.ParseQuantity(v)
+		switch {
+		case err != nil:
 			p.add(o.path(f.name), `%q is not a Kubernetes quantity; use e.g. "250m" for CPU or "256Mi" for memory`, v)
+			continue
+		case qty.Sign() < 0:
+			p.add(o.path(f.name), "%q is negative; a quantity must be 0 or more, e.g. %q", v, f.example)
+			continue
+		case isLimit && qty.IsZero():
+			p.add(o.path(f.name), "%q is no limit at all to the container runtime; set a limit above 0, e.g. %q, or leave it out for the default", v, f.example)
 			continue
 		}
 		*f.dst = v
@@ -299,7 +375,7 @@ func loadJobs(p *problems, src Source, phase spec.Phase, r spec.Release) []spec.
 	}
 	var items []json.RawMessage
 	if err := json.Unmarshal([]byte(v), &items); err != nil {
-		p.add(key, "must be a list of job objects (each with at least name and command)")
+		p.notA(key, json.RawMessage(v), "a list of job objects (each with at least name and command)")
 		return nil
 	}
 	jobs := make([]spec.Job, 0, len(items))
@@ -317,15 +393,22 @@ func loadJob(p *problems, key string, raw json.RawMessage, phase spec.Phase, r s
 		BackoffLimit: DefaultBackoffLimit,
 		Timeout:      DefaultTimeout,
 	}
+	const empty = `is an empty job; give it at least name and command, e.g. {name: migrate, command: ["./migrate", "up"]}, or remove the item`
+	if strings.TrimSpace(string(raw)) == "null" {
+		p.add(key, empty)
+		return job
+	}
 	o, ok := newObject(key, raw, jobKeys(), p)
 	if !ok {
 		return job
 	}
-	if name, ok := o.string("name"); !ok || name == "" {
-		p.add(o.path("name"), "required; a DNS-1123 label of at most %d characters, e.g. migrate-schema", maxJobNameLength)
-	} else {
+	if len(o.fields) == 0 {
+		p.add(key, empty)
+		return job
+	}
+	if name, ok := o.requiredString("name", fmt.Sprintf("a DNS-1123 label of at most %d characters, e.g. migrate-schema", maxJobNameLength)); ok {
 		job.Name = name
-		dns1123Label(p, o.path("name"), name, maxJobNameLength)
+		checkJobName(p, o.path("name"), name)
 	}
 	if cmd, ok := o.strings("command"); !ok || len(cmd) == 0 {
 		if ok || o.fields["command"] == nil {
@@ -333,6 +416,9 @@ func loadJob(p *problems, key string, raw json.RawMessage, phase spec.Phase, r s
 		}
 	} else {
 		job.Command = cmd
+		if strings.TrimSpace(cmd[0]) == "" {
+			p.add(o.path("command")+"[0]", `must not be empty: it is the program the Job runs, e.g. "./migrate"`)
+		}
 	}
 	if image, ok := o.string("image"); ok {
 		job.Image = image
@@ -342,11 +428,8 @@ func loadJob(p *problems, key string, raw json.RawMessage, phase spec.Phase, r s
 			checkImage(p, o.path("image"), image, r.Stack)
 		}
 	}
-	if n, ok := o.int("wave"); ok {
+	if n, ok := o.int("wave", waveRange()); ok {
 		job.Wave = n
-		if n < 0 {
-			p.add(o.path("wave"), "must be 0 or more, got %d", n)
-		}
 	}
 	if rerun, ok := o.string("rerun"); ok {
 		job.Rerun = spec.Rerun(rerun)
@@ -356,11 +439,8 @@ func loadJob(p *problems, key string, raw json.RawMessage, phase spec.Phase, r s
 			p.add(o.path("rerun"), "onRelease needs a release id; set it with: pulumi config set release <build number or git SHA>")
 		}
 	}
-	if n, ok := o.int("backoffLimit"); ok {
+	if n, ok := o.int("backoffLimit", backoffLimitRange()); ok {
 		job.BackoffLimit = n
-		if n < 0 {
-			p.add(o.path("backoffLimit"), "must be 0 or more, got %d", n)
-		}
 	}
 	if s, ok := o.string("timeout"); ok {
 		d, err := time.ParseDuration(s)
@@ -369,8 +449,9 @@ func loadJob(p *problems, key string, raw json.RawMessage, phase spec.Phase, r s
 			p.add(o.path("timeout"), `%q is not a Go duration; use e.g. "90s", "10m" or "1h30m"`, s)
 		case d <= 0:
 			p.add(o.path("timeout"), "must be positive, got %q", s)
-		case d > time.Duration(math.MaxInt32)*time.Second:
-			p.add(o.path("timeout"), "%q is too long", s)
+		case d > MaxTimeout:
+			p.add(o.path("timeout"), `%q is longer than the maximum of %dh (%d days); the timeout becomes the Job's activeDeadlineSeconds and the engine waits that plus 1m, so give the longest the Job may really run, e.g. "2h"`,
+				s, int(MaxTimeout.Hours()), int(MaxTimeout.Hours()/24))
 		default:
 			job.Timeout = d
 		}
@@ -379,12 +460,7 @@ func loadJob(p *problems, key string, raw json.RawMessage, phase spec.Phase, r s
 		job.Env = envVars(p, o.path("env"), env)
 	}
 	if ann, ok := o.stringMap("annotations"); ok {
-		keys := sortedKeys(ann)
-		for _, k := range keys {
-			for _, msg := range validation.IsQualifiedName(k) {
-				p.add(fmt.Sprintf("%s[%q]", o.path("annotations"), k), "not a valid annotation key: %s", msg)
-			}
-		}
+		checkAnnotations(p, o.path("annotations"), ann)
 		job.Annotations = ann
 	}
 	return job
@@ -414,7 +490,7 @@ func checkImage(p *problems, key, image, stack string) {
 		p.add(key, `%q is not an image reference (%v); use repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`, image, err)
 		return
 	}
-	if !strings.HasPrefix(stack, "prod") {
+	if !IsProduction(stack) {
 		return
 	}
 	if _, digested := ref.(reference.Digested); digested {
@@ -429,13 +505,42 @@ func checkImage(p *problems, key, image, stack string) {
 	}
 }
 
-func dns1123Label(p *problems, key, value string, maxLen int) {
-	msgs := validation.IsDNS1123Label(value)
-	if len(value) > maxLen && len(value) <= validation.DNS1123LabelMaxLength {
-		msgs = append(msgs, fmt.Sprintf("must be no more than %d characters, leaving room for the random suffix of its generated name", maxLen))
-	}
-	for _, msg := range msgs {
+// checkName reports every way value fails isValid, a name rule of
+// k8s.io/apimachinery/pkg/util/validation.
+func checkName(p *problems, key, value string, isValid func(string) []string) {
+	for _, msg := range isValid(value) {
 		p.add(key, "%q is not a valid name: %s", value, msg)
+	}
+}
+
+// checkJobName checks a job name: a DNS-1123 label short enough to take the
+// provider's auto-name suffix. Its length is reported once, with the real
+// limit, instead of apimachinery's 63.
+func checkJobName(p *problems, key, name string) {
+	for _, msg := range validation.IsDNS1123Label(name) {
+		if msg != validation.MaxLenError(validation.DNS1123LabelMaxLength) {
+			p.add(key, "%q is not a valid name: %s", name, msg)
+		}
+	}
+	if n := len(name); n > maxJobNameLength {
+		p.add(key, "%q is not a valid name: must be no more than %d characters, got %d: %s", name, maxJobNameLength, n, jobNameLengthReason)
+	}
+}
+
+// checkAnnotations applies Kubernetes' annotation rules: every key a
+// qualified name (case-insensitively, as in ValidateAnnotations of
+// k8s.io/apimachinery/pkg/api/validation), and keys plus values at most
+// 256 KiB in total.
+func checkAnnotations(p *problems, key string, ann map[string]string) {
+	total := 0
+	for _, k := range sortedKeys(ann) {
+		total += len(k) + len(ann[k])
+		for _, msg := range validation.IsQualifiedName(strings.ToLower(k)) {
+			p.add(fmt.Sprintf("%s[%q]", key, k), "not a valid annotation key: %s", msg)
+		}
+	}
+	if total > maxAnnotationsBytes {
+		p.add(key, "keys and values total %d bytes, more than Kubernetes' limit of %d bytes (256 KiB) for the annotations of one object; keep large data out of annotations, e.g. in a ConfigMap", total, maxAnnotationsBytes)
 	}
 }
 

@@ -3,7 +3,9 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -17,11 +19,12 @@ type object struct {
 }
 
 // newObject decodes raw as an object whose fields must be among known. It
-// reports a problem and returns false when raw is not an object.
+// reports a problem and returns false when raw is not an object, naming the
+// stack file that holds the value when it cannot even be parsed.
 func newObject(key string, raw json.RawMessage, known []string, p *problems) (*object, bool) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
-		p.add(key, "must be an object with the keys %s", strings.Join(known, ", "))
+		p.notA(key, raw, "an object with the keys "+strings.Join(known, ", "))
 		return nil, false
 	}
 	names := make([]string, 0, len(fields))
@@ -35,6 +38,39 @@ func newObject(key string, raw json.RawMessage, known []string, p *problems) (*o
 		}
 	}
 	return &object{key: key, fields: fields, p: p}, true
+}
+
+// kind names the JSON type of raw ("a list", "a string", …) for messages. It
+// returns an error when raw is not JSON at all, as when a value meant as an
+// object was set as a plain string.
+func kind(raw json.RawMessage) (string, error) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", fmt.Errorf("parsing %s: %w", abbreviate(string(raw)), err)
+	}
+	switch v.(type) {
+	case map[string]any:
+		return "an object", nil
+	case []any:
+		return "a list", nil
+	case string:
+		return "a string", nil
+	case float64:
+		return "a number", nil
+	case bool:
+		return "a boolean", nil
+	default:
+		return "null", nil
+	}
+}
+
+// abbreviate shortens a value quoted in a message.
+func abbreviate(s string) string {
+	const maxRunes = 60
+	if r := []rune(s); len(r) > maxRunes {
+		return string(r[:maxRunes]) + "…"
+	}
+	return s
 }
 
 func (o *object) path(name string) string { return o.key + "." + name }
@@ -62,18 +98,70 @@ func (o *object) string(name string) (string, bool) {
 	return s, true
 }
 
-// int returns a whole-number field; false when absent or not a whole number.
-func (o *object) int(name string) (int, bool) {
+// intRange is the valid range of a whole-number field and how a message
+// describes it.
+type intRange struct {
+	min, max int64
+	// what is the complete description, e.g. "a whole number between 0 and 2147483647".
+	what string
+}
+
+// parseWhole parses a JSON whole number exactly. Fractions ("1.5"), exponents,
+// strings ("3") and numbers beyond int64 are refused.
+func parseWhole(raw json.RawMessage) (int64, bool) {
+	s := string(bytes.TrimSpace(raw))
+	if s == "" || !(s[0] == '-' || (s[0] >= '0' && s[0] <= '9')) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// int returns a whole-number field within r; false when absent, not a whole
+// number or out of range, each reported as "must be <r.what>, got <value>".
+// Range checks happen on int64, before any conversion, so 3000000000 is
+// reported instead of wrapping to a negative int32.
+func (o *object) int(name string, r intRange) (int, bool) {
 	v, ok := o.raw(name)
 	if !ok {
 		return 0, false
 	}
-	var n int
-	if err := json.Unmarshal(v, &n); err != nil {
-		o.p.add(o.path(name), "must be a whole number, got %s", v)
+	n, ok := parseWhole(v)
+	if !ok || n < r.min || n > r.max {
+		o.p.add(o.path(name), "must be %s, got %s", r.what, abbreviate(string(bytes.TrimSpace(v))))
 		return 0, false
 	}
-	return n, true
+	return int(n), true
+}
+
+// requiredString returns a string field that must be set and not empty. It
+// reports "required; <hint>" when the field is absent, null or empty; a field
+// of another type is reported once, by string.
+func (o *object) requiredString(name, hint string) (string, bool) {
+	_, present := o.raw(name)
+	v, ok := o.string(name)
+	if ok && v != "" {
+		return v, true
+	}
+	if ok || !present {
+		o.p.add(o.path(name), "required; %s", hint)
+	}
+	return "", false
+}
+
+// quantity returns a Kubernetes quantity field as a string. Like the
+// Kubernetes API, it takes a number (cpu: 1) as well as a string ("500m");
+// false when absent or neither.
+func (o *object) quantity(name string) (string, bool) {
+	v, ok := o.raw(name)
+	if !ok {
+		return "", false
+	}
+	var n json.Number
+	if t := bytes.TrimSpace(v); len(t) > 0 && t[0] != '"' && json.Unmarshal(t, &n) == nil {
+		return n.String(), true
+	}
+	return o.string(name)
 }
 
 // strings returns a list-of-strings field; false when absent or malformed.

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -29,8 +30,8 @@ type Error struct {
 // Error lists the problems, one per line.
 func (e *Error) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "stack %q: %d invalid config value(s); nothing was deployed. Fix them with `pulumi config set` or in Pulumi.%s.yaml:",
-		e.Stack, len(e.Problems), e.Stack)
+	fmt.Fprintf(&b, "stack %q: %d invalid config value(s); nothing was deployed. Fix them with `pulumi config set` or in %s:",
+		e.Stack, len(e.Problems), StackFile(e.Stack))
 	for _, p := range e.Problems {
 		b.WriteString("\n  - ")
 		b.WriteString(p.String())
@@ -40,9 +41,26 @@ func (e *Error) Error() string {
 
 // problems collects Problems while a config is read.
 type problems struct {
+	// file is the stack's settings file, Pulumi.<stack>.yaml, named by
+	// problems about values that cannot be parsed.
+	file string
 	list []Problem
 }
 
 func (p *problems) add(key, format string, args ...any) {
 	p.list = append(p.list, Problem{Key: key, Message: fmt.Sprintf(format, args...)})
+}
+
+// notA reports that raw, the value of key, is not want ("an object with the
+// keys …", "a list of job objects"). A value that is not JSON at all (an
+// object or list set as a plain string, or broken YAML) names the stack file
+// that holds it and the parse error.
+func (p *problems) notA(key string, raw json.RawMessage, want string) {
+	k, err := kind(raw)
+	if err != nil {
+		p.add(key, "must be %s, but its value in %s cannot be parsed (%v); write it there as YAML under %s, or set single fields with pulumi config set --path",
+			want, p.file, err, key)
+		return
+	}
+	p.add(key, "must be %s; %s sets it to %s", want, p.file, k)
 }

@@ -4,7 +4,11 @@
 package program
 
 import (
+	"encoding/json"
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -16,6 +20,9 @@ import (
 // Run reads and validates the stack config, registers the release and
 // exports its outputs. An invalid config registers no resource at all.
 func Run(ctx *pulumi.Context) error {
+	if err := checkKeys(ctx.Stack(), os.Getenv(pulumi.EnvConfig)); err != nil {
+		return err
+	}
 	s, err := config.Load(ctx)
 	if err != nil {
 		return err
@@ -25,5 +32,23 @@ func Run(ctx *pulumi.Context) error {
 		return fmt.Errorf("declaring release %q: %w", s.App.Name, err)
 	}
 	outputs.Export(ctx, s, r)
+	return nil
+}
+
+// checkKeys refuses unknown pulumi-jobs keys when the program can see the
+// whole config: a language host (plain `pulumi up`) hands the program its
+// config as JSON in PULUMI_CONFIG. An inline program of the Automation API
+// gets none; the deploy driver checks the stack's keys before it runs it.
+func checkKeys(stack, all string) error {
+	if all == "" {
+		return nil
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(all), &cfg); err != nil {
+		return fmt.Errorf("reading %s: %w", pulumi.EnvConfig, err)
+	}
+	if problems := config.UnknownKeys(slices.Sorted(maps.Keys(cfg))); len(problems) > 0 {
+		return &config.Error{Stack: stack, Problems: problems}
+	}
 	return nil
 }
