@@ -1,0 +1,86 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+)
+
+func TestCheckOwnership(t *testing.T) {
+	existing := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
+	ours := stateResource{Type: "kubernetes:core/v1:Namespace", Outputs: map[string]any{"metadata": map[string]any{"name": "shop"}}}
+	cases := []struct {
+		name      string
+		cfg       map[string]string
+		inCluster bool
+		state     []stateResource
+		refused   bool
+	}{
+		{"new namespace", map[string]string{"pulumi-jobs:namespace": "shop"}, false, nil, false},
+		{"existing, not ours", map[string]string{"pulumi-jobs:namespace": "shop"}, true, nil, true},
+		{"existing, created by this stack", map[string]string{"pulumi-jobs:namespace": "shop"}, true, []stateResource{ours}, false},
+		{"existing, ours only as a pending delete", map[string]string{"pulumi-jobs:namespace": "shop"}, true,
+			[]stateResource{{Type: ours.Type, Delete: true, Outputs: ours.Outputs}}, true},
+		{"existing, createNamespace false", map[string]string{"pulumi-jobs:namespace": "shop", "pulumi-jobs:createNamespace": "false"}, true, nil, false},
+		{"existing, createNamespace true", map[string]string{"pulumi-jobs:namespace": "shop", "pulumi-jobs:createNamespace": "true"}, true, nil, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			client := fake.NewClientset()
+			if c.inCluster {
+				client = fake.NewClientset(existing)
+			}
+			cfg := config.Map{}
+			for k, v := range c.cfg {
+				cfg[config.MustMakeKey("pulumi-jobs", k[len("pulumi-jobs:"):])] = config.NewValue(v)
+			}
+			d := &Driver{opts: Options{Stack: "dev"}}
+			err := d.checkOwnership(context.Background(), client, cfg, c.state)
+			if !c.refused {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrNotOwned)
+			assert.Contains(t, err.Error(), `namespace "shop" already exists and stack "dev" did not create it`)
+			assert.Contains(t, err.Error(), "pulumi config set createNamespace false")
+		})
+	}
+}
+
+func TestEngineError(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"stderr kept, progress dropped",
+			errors.New("failed to run update: exit status 255\ncode: 255\nstdout: Updating (dev)\n  + 13 resources\nstderr: error: the stack is currently locked by 1 lock(s)\n"),
+			"update of stack \"dev\" failed:\nerror: the stack is currently locked by 1 lock(s)"},
+		{"no stderr", errors.New("context canceled"), `update of stack "dev" failed: context canceled`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := engineError("update", "dev", c.err)
+			assert.Equal(t, c.want, err.Error())
+			assert.ErrorIs(t, err, c.err)
+		})
+	}
+}
+
+func TestAbsPathList(t *testing.T) {
+	t.Chdir(t.TempDir())
+	got := absPathList("a/kubeconfig:/etc/kube/config")
+	assert.Regexp(t, `^/.+/a/kubeconfig:/etc/kube/config$`, got)
+}
+
+func TestTypeName(t *testing.T) {
+	assert.Equal(t, "Deployment", typeName("kubernetes:apps/v1:Deployment"))
+	assert.Equal(t, "Namespace", typeName("kubernetes:core/v1:Namespace"))
+}
