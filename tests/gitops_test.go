@@ -146,7 +146,8 @@ func TestGitOpsStackAccepted(t *testing.T) {
 // before the API server pruned or defaulted anything.
 func sentObject(t *testing.T, r *testStack, typ string) *unstructured.Unstructured {
 	t.Helper()
-	state, err := r.Stack().Export(context.Background())
+	stack := r.Stack()
+	state, err := stack.Export(context.Background())
 	require.NoError(t, err)
 	var dep struct {
 		Resources []struct {

@@ -253,7 +253,7 @@ func (d *Driver) Preview(ctx context.Context) (Result, error) {
 	res, err := d.stack.Preview(ctx, opts...)
 	r := Result{Events: wait(), Summary: auto.UpdateSummary{ResourceChanges: changeCounts(res.ChangeSummary)}}
 	if err != nil {
-		return r, engineError("preview", d.opts.Stack, err)
+		return r, engineError("preview", d.opts.Stack, err, r.Events)
 	}
 	return r, nil
 }
@@ -269,7 +269,7 @@ func (d *Driver) Up(ctx context.Context) (Result, error) {
 	res, err := d.stack.Up(ctx, opts...)
 	r := Result{Events: wait(), Outputs: res.Outputs, Summary: res.Summary}
 	if err != nil {
-		return r, engineError("update", d.opts.Stack, err)
+		return r, engineError("update", d.opts.Stack, err, r.Events)
 	}
 	d.refresh = false
 	return r, nil
@@ -282,7 +282,7 @@ func (d *Driver) Refresh(ctx context.Context) (Result, error) {
 	res, err := d.stack.Refresh(ctx, optRefreshProgress(d.opts.Progress, ch)...)
 	r := Result{Events: wait(), Summary: res.Summary}
 	if err != nil {
-		return r, engineError("refresh", d.opts.Stack, err)
+		return r, engineError("refresh", d.opts.Stack, err, r.Events)
 	}
 	d.refresh = false
 	return r, nil
@@ -294,37 +294,62 @@ func (d *Driver) Destroy(ctx context.Context) (Result, error) {
 	res, err := d.stack.Destroy(ctx, optDestroyProgress(d.opts.Progress, ch)...)
 	r := Result{Events: wait(), Summary: res.Summary}
 	if err != nil {
-		return r, engineError("destroy", d.opts.Stack, err)
+		return r, engineError("destroy", d.opts.Stack, err, r.Events)
 	}
 	return r, nil
 }
 
-// EngineError is a failed engine operation. Its text is the CLI's error
-// output only: the engine's progress, which the Automation API's error also
-// carries, has already been streamed, and printing it twice buries the error.
+// EngineError is a failed engine operation. Its text is the engine's error
+// diagnostics (each naming its resource) and the CLI's error output only:
+// the engine's progress, which the Automation API's error also carries, has
+// already been streamed, and printing it twice buries the error.
 type EngineError struct {
 	// Op is the operation: preview, update, refresh or destroy.
 	Op string
 	// Stack is the stack it ran on.
 	Stack string
+	// Diagnostics are the engine's error diagnostics, "resource: message".
+	Diagnostics []string
 	// Err is the Automation API's error, with the full output.
 	Err error
 }
 
 func (e *EngineError) Error() string {
 	msg := e.Err.Error()
-	first, _, _ := strings.Cut(msg, "\n")
-	if _, stderr, ok := strings.Cut(msg, "\nstderr: "); ok && strings.TrimSpace(stderr) != "" {
-		return fmt.Sprintf("%s of stack %q failed:\n%s", e.Op, e.Stack, strings.TrimSpace(stderr))
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s of stack %q failed", e.Op, e.Stack)
+	for _, d := range e.Diagnostics {
+		b.WriteString("\n  ")
+		b.WriteString(d)
 	}
-	return fmt.Sprintf("%s of stack %q failed: %s", e.Op, e.Stack, first)
+	if _, stderr, ok := strings.Cut(msg, "\nstderr: "); ok && strings.TrimSpace(stderr) != "" {
+		b.WriteString("\n")
+		b.WriteString(strings.TrimSpace(stderr))
+	} else if len(e.Diagnostics) == 0 {
+		first, _, _ := strings.Cut(msg, "\n")
+		b.WriteString(": ")
+		b.WriteString(first)
+	}
+	return b.String()
 }
 
 // Unwrap returns the Automation API's error.
 func (e *EngineError) Unwrap() error { return e.Err }
 
-func engineError(op, stack string, err error) error {
-	return &EngineError{Op: op, Stack: stack, Err: err}
+func engineError(op, stack string, err error, evts []events.EngineEvent) error {
+	e := &EngineError{Op: op, Stack: stack, Err: err}
+	for _, ev := range evts {
+		d := ev.DiagnosticEvent
+		if d == nil || d.Severity != "error" {
+			continue
+		}
+		text := strings.TrimSpace(d.Message)
+		if d.URN == "" || strings.Contains(d.URN, "pulumi:pulumi:Stack") && strings.HasSuffix(text, " failed") && !strings.Contains(text, "\n") {
+			continue // the stack's own "update failed": the resource's error says why
+		}
+		e.Diagnostics = append(e.Diagnostics, d.URN[strings.LastIndex(d.URN, "::")+2:]+" ("+typeName(d.URN[:strings.LastIndex(d.URN, "::")])+"): "+strings.ReplaceAll(text, "\n", "\n    "))
+	}
+	return e
 }
 
 // Outputs returns the stack outputs.

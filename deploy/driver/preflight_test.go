@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -55,19 +57,33 @@ func TestCheckOwnership(t *testing.T) {
 }
 
 func TestEngineError(t *testing.T) {
+	job := "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:PreDeploy$kubernetes:batch/v1:Job::migrate"
+	stack := "urn:pulumi:dev::pulumi-jobs::pulumi:pulumi:Stack::pulumi-jobs-dev"
+	diag := func(urn, sev, msg string) events.EngineEvent {
+		return events.EngineEvent{EngineEvent: apitype.EngineEvent{DiagnosticEvent: &apitype.DiagnosticEvent{URN: urn, Severity: sev, Message: msg}}}
+	}
 	cases := []struct {
 		name string
 		err  error
+		evts []events.EngineEvent
 		want string
 	}{
 		{"stderr kept, progress dropped",
-			errors.New("failed to run update: exit status 255\ncode: 255\nstdout: Updating (dev)\n  + 13 resources\nstderr: error: the stack is currently locked by 1 lock(s)\n"),
-			"update of stack \"dev\" failed:\nerror: the stack is currently locked by 1 lock(s)"},
-		{"no stderr", errors.New("context canceled"), `update of stack "dev" failed: context canceled`},
+			errors.New("failed to run update: exit status 255\ncode: 255\nstdout: Updating (dev)\n  + 13 resources\nstderr: error: the stack is currently locked by 1 lock(s)\n"), nil,
+			"update of stack \"dev\" failed\nerror: the stack is currently locked by 1 lock(s)"},
+		{"the resource's error, not the stack's",
+			errors.New("failed to run update: exit status 1\ncode: 1\nstdout: lots of progress\nstderr: \n"),
+			[]events.EngineEvent{
+				diag(job, "warning", "retrying"),
+				diag(job, "error", "1 error occurred:\n[BackoffLimitExceeded] Job has reached the specified backoff limit\n"),
+				diag(stack, "error", "update failed"),
+			},
+			"update of stack \"dev\" failed\n  migrate (Job): 1 error occurred:\n    [BackoffLimitExceeded] Job has reached the specified backoff limit"},
+		{"nothing else to say", errors.New("context canceled"), nil, `update of stack "dev" failed: context canceled`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := engineError("update", "dev", c.err)
+			err := engineError("update", "dev", c.err, c.evts)
 			assert.Equal(t, c.want, err.Error())
 			assert.ErrorIs(t, err, c.err)
 		})
