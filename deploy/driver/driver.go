@@ -146,7 +146,12 @@ func Open(ctx context.Context, opts Options) (*Driver, error) {
 		"PULUMI_HOME":              opts.Home,
 		"PULUMI_BACKEND_URL":       opts.BackendURL,
 		"PULUMI_SKIP_UPDATE_CHECK": "true",
-		"PULUMI_CONFIG_PASSPHRASE": os.Getenv("PULUMI_CONFIG_PASSPHRASE"),
+		// The Automation API puts the CLI's bin/ on PATH, where the provider we
+		// build also lies; the engine would then run it as an "ambient" plugin
+		// (with a warning) whatever its version. It must load the plugin
+		// ensureProvider installed, by its version, as `pulumi plugin ls` shows.
+		"PULUMI_IGNORE_AMBIENT_PLUGINS": "true",
+		"PULUMI_CONFIG_PASSPHRASE":      os.Getenv("PULUMI_CONFIG_PASSPHRASE"),
 	}
 	if d.env["PULUMI_CONFIG_PASSPHRASE"] == "" && os.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
 		d.env["PULUMI_CONFIG_PASSPHRASE"] = DefaultPassphrase
