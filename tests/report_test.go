@@ -49,5 +49,18 @@ func TestFailureReport(t *testing.T) {
 	}
 	var report strings.Builder
 	driver.WriteFailureReport(&report, r.namespace, failed)
-	t.Logf("the report the driver prints:\n%s", report.String())
+	text := report.String()
+	t.Logf("the report the driver prints:\n%s", text)
+	for _, want := range []string{
+		"Failed Jobs in namespace " + r.namespace + ":",
+		f.Name + ` — pre-deploy job "migrate", wave 1`,
+		"BackoffLimitExceeded: Job has reached the specified backoff limit",
+		`container migrate: Error, exit code 3: relation "users" already exists`,
+		"last 3 log line(s):",
+		"| migrating schema to version 42",
+		`| ERROR: relation "users" already exists`,
+		"the same with kubectl: kubectl -n " + r.namespace + " describe pods -l batch.kubernetes.io/job-name=" + f.Name,
+	} {
+		assert.Contains(t, text, want)
+	}
 }

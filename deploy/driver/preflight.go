@@ -1,10 +1,14 @@
 package driver
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -143,20 +147,74 @@ func (d *Driver) reachable(ctx context.Context, client kubernetes.Interface) err
 
 // stateResources returns the resources of the stack's state.
 func (d *Driver) stateResources(ctx context.Context) ([]stateResource, error) {
-	state, err := d.stack.Export(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the state of stack %q: %w", d.opts.Stack, err)
+	deployment, err := d.deployment(ctx)
+	if err != nil || len(deployment) == 0 {
+		return nil, err
 	}
 	var dep struct {
 		Resources []stateResource `json:"resources"`
 	}
-	if len(state.Deployment) == 0 {
-		return nil, nil
-	}
-	if err := json.Unmarshal(state.Deployment, &dep); err != nil {
+	if err := json.Unmarshal(deployment, &dep); err != nil {
 		return nil, fmt.Errorf("reading the state of stack %q: %w", d.opts.Stack, err)
 	}
 	return dep.Resources, nil
+}
+
+// deployment returns the stack's state as `pulumi stack export` would, for
+// reading only. With a local file backend it reads the checkpoint file
+// directly (<backend>/.pulumi/stacks/<project>/<stack>.json, or .json.gz):
+// the export starts the CLI, which costs about half a second here, and the
+// preflight runs before every operation. Anything else is exported.
+func (d *Driver) deployment(ctx context.Context) (json.RawMessage, error) {
+	if backend, ok := strings.CutPrefix(d.opts.BackendURL, "file://"); ok {
+		project, err := d.ws.ProjectSettings(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("reading the project settings: %w", err)
+		}
+		dep, found, err := readCheckpoint(filepath.Join(backend, ".pulumi", "stacks", string(project.Name), d.opts.Stack))
+		if err != nil || found {
+			return dep, err
+		}
+	}
+	state, err := d.stack.Export(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the state of stack %q: %w", d.opts.Stack, err)
+	}
+	return state.Deployment, nil
+}
+
+// readCheckpoint reads the latest deployment from a file backend's
+// checkpoint at base+".json" or base+".json.gz"; found is false when there
+// is neither (a new stack, or another encoding such as .json.zst).
+func readCheckpoint(base string) (deployment json.RawMessage, found bool, err error) {
+	b, err := os.ReadFile(base + ".json")
+	if errors.Is(err, os.ErrNotExist) {
+		f, gzErr := os.Open(base + ".json.gz")
+		if errors.Is(gzErr, os.ErrNotExist) {
+			return nil, false, nil
+		}
+		if gzErr != nil {
+			return nil, false, fmt.Errorf("reading the checkpoint: %w", gzErr)
+		}
+		defer f.Close()
+		zr, gzErr := gzip.NewReader(f)
+		if gzErr != nil {
+			return nil, false, fmt.Errorf("reading the checkpoint %s.json.gz: %w", base, gzErr)
+		}
+		b, err = io.ReadAll(zr)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading the checkpoint: %w", err)
+	}
+	var cp struct {
+		Checkpoint struct {
+			Latest json.RawMessage `json:"latest"`
+		} `json:"checkpoint"`
+	}
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return nil, false, fmt.Errorf("reading the checkpoint %s: %w", base, err)
+	}
+	return cp.Checkpoint.Latest, true, nil
 }
 
 // checkOwnership refuses to create a namespace that already exists unless

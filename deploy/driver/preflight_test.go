@@ -1,8 +1,12 @@
 package driver
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
@@ -99,4 +103,35 @@ func TestAbsPathList(t *testing.T) {
 func TestTypeName(t *testing.T) {
 	assert.Equal(t, "Deployment", typeName("kubernetes:apps/v1:Deployment"))
 	assert.Equal(t, "Namespace", typeName("kubernetes:core/v1:Namespace"))
+}
+
+func TestReadCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	const doc = `{"version":3,"checkpoint":{"stack":"organization/pulumi-jobs/dev","latest":{"resources":[{"urn":"u","type":"kubernetes:core/v1:Namespace"}]}}}`
+	const latest = `{"resources":[{"urn":"u","type":"kubernetes:core/v1:Namespace"}]}`
+
+	_, found, err := readCheckpoint(filepath.Join(dir, "new"))
+	require.NoError(t, err)
+	assert.False(t, found, "a stack without a checkpoint")
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "plain.json"), []byte(doc), 0o644))
+	dep, found, err := readCheckpoint(filepath.Join(dir, "plain"))
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.JSONEq(t, latest, string(dep))
+
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	_, err = w.Write([]byte(doc))
+	require.NoError(t, err)
+	require.NoError(t, w.Close())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "zipped.json.gz"), gz.Bytes(), 0o644))
+	dep, found, err = readCheckpoint(filepath.Join(dir, "zipped"))
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.JSONEq(t, latest, string(dep))
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "broken.json"), []byte("{"), 0o644))
+	_, _, err = readCheckpoint(filepath.Join(dir, "broken"))
+	assert.ErrorContains(t, err, "reading the checkpoint")
 }

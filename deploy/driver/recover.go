@@ -143,6 +143,17 @@ func (d *Driver) Recover(ctx context.Context) ([]string, error) {
 // starts a second run beside it. Anything else pending is cleared, as
 // `pulumi cancel` plus `refresh --clear-pending-creates` would.
 func (d *Driver) clearPendingOperations(ctx context.Context) ([]string, error) {
+	// Most runs find nothing pending: look first without starting the CLI.
+	current, err := d.deployment(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var peek struct {
+		Pending []json.RawMessage `json:"pending_operations"`
+	}
+	if len(current) > 0 && json.Unmarshal(current, &peek) == nil && len(peek.Pending) == 0 {
+		return nil, nil
+	}
 	stack := d.stack
 	state, err := stack.Export(ctx)
 	if err != nil {
