@@ -243,8 +243,6 @@ type Result struct {
 	Events []events.EngineEvent
 	// Outputs are the stack outputs after an up.
 	Outputs auto.OutputMap
-	// Summary is the update summary (resource changes).
-	Summary auto.UpdateSummary
 }
 
 // Preview runs a preview. After a preflight that found objects the cluster
@@ -255,8 +253,8 @@ func (d *Driver) Preview(ctx context.Context) (Result, error) {
 	if d.refresh {
 		opts = append(opts, optpreview.Refresh())
 	}
-	res, err := d.stack.Preview(ctx, opts...)
-	r := Result{Events: wait(), Summary: auto.UpdateSummary{ResourceChanges: changeCounts(res.ChangeSummary)}}
+	_, err := d.stack.Preview(ctx, opts...)
+	r := Result{Events: wait()}
 	if err != nil {
 		return r, engineError("preview", d.opts.Stack, err, r.Events)
 	}
@@ -272,7 +270,7 @@ func (d *Driver) Up(ctx context.Context) (Result, error) {
 		opts = append(opts, optup.Refresh())
 	}
 	res, err := d.stack.Up(ctx, opts...)
-	r := Result{Events: wait(), Outputs: res.Outputs, Summary: res.Summary}
+	r := Result{Events: wait(), Outputs: res.Outputs}
 	if err != nil {
 		return r, engineError("update", d.opts.Stack, err, r.Events)
 	}
@@ -284,8 +282,8 @@ func (d *Driver) Up(ctx context.Context) (Result, error) {
 // records what is there, dropping what is gone.
 func (d *Driver) Refresh(ctx context.Context) (Result, error) {
 	ch, wait := collect()
-	res, err := d.stack.Refresh(ctx, optRefreshProgress(d.opts.Progress, ch)...)
-	r := Result{Events: wait(), Summary: res.Summary}
+	_, err := d.stack.Refresh(ctx, optRefreshProgress(d.opts.Progress, ch)...)
+	r := Result{Events: wait()}
 	if err != nil {
 		return r, engineError("refresh", d.opts.Stack, err, r.Events)
 	}
@@ -296,8 +294,8 @@ func (d *Driver) Refresh(ctx context.Context) (Result, error) {
 // Destroy destroys every resource of the stack.
 func (d *Driver) Destroy(ctx context.Context) (Result, error) {
 	ch, wait := collect()
-	res, err := d.stack.Destroy(ctx, optDestroyProgress(d.opts.Progress, ch)...)
-	r := Result{Events: wait(), Summary: res.Summary}
+	_, err := d.stack.Destroy(ctx, optDestroyProgress(d.opts.Progress, ch)...)
+	r := Result{Events: wait()}
 	if err != nil {
 		return r, engineError("destroy", d.opts.Stack, err, r.Events)
 	}

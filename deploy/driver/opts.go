@@ -8,7 +8,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 )
 
 func optPreviewProgress(w io.Writer, ch chan<- events.EngineEvent) []optpreview.Option {
@@ -25,12 +24,4 @@ func optDestroyProgress(w io.Writer, ch chan<- events.EngineEvent) []optdestroy.
 
 func optRefreshProgress(w io.Writer, ch chan<- events.EngineEvent) []optrefresh.Option {
 	return []optrefresh.Option{optrefresh.ProgressStreams(w), optrefresh.EventStreams(ch), optrefresh.Color("never")}
-}
-
-func changeCounts(m map[apitype.OpType]int) *map[string]int {
-	out := make(map[string]int, len(m))
-	for k, v := range m {
-		out[string(k)] = v
-	}
-	return &out
 }
