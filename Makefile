@@ -50,8 +50,9 @@ $(BIN)/pulumi: tools/pulumi/go.mod tools/pulumi/go.sum
 # The real provider: upstream's main embeds files its build generates, so ours
 # generates them from the module's own schema.json and terraform-mapping.json.
 $(BIN)/pulumi-resource-kubernetes: tools/kubernetes/go.mod tools/kubernetes/go.sum tools/kubernetes/main.go tools/kubernetes/gen/main.go
-	@start=$$(date +%s); cd tools/kubernetes && GOWORK=off go run ./gen $(KUBERNETES_PROVIDER_VERSION) . && \
-	CGO_ENABLED=0 GOWORK=off go build -ldflags '-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$(KUBERNETES_PROVIDER_VERSION)' -o $@ . ; \
+	@start=$$(date +%s); cd tools/kubernetes; \
+	GOWORK=off go run ./gen $(KUBERNETES_PROVIDER_VERSION) . || exit 1; \
+	CGO_ENABLED=0 GOWORK=off go build -ldflags '-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$(KUBERNETES_PROVIDER_VERSION)' -o $@ . || exit 1; \
 	echo "built bin/pulumi-resource-kubernetes v$(KUBERNETES_PROVIDER_VERSION) in $$(( $$(date +%s) - start ))s"
 
 $(addprefix $(BIN)/,$(CLUSTER_TOOLS)): $(BIN)/%: tools/cluster/go.mod tools/cluster/go.sum

@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 )
 
 const providerModule = "github.com/pulumi/pulumi-kubernetes/provider/v4"
@@ -28,11 +27,20 @@ func main() {
 }
 
 func run(version, out string) error {
-	dirOut, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", providerModule).Output()
+	// `go mod download` fetches the module when the cache does not have it yet
+	// (a fresh machine); `go list -m` would only report an empty directory.
+	dlOut, err := exec.Command("go", "mod", "download", "-json", providerModule).Output()
 	if err != nil {
-		return fmt.Errorf("locating %s in the module cache: %w", providerModule, err)
+		return fmt.Errorf("downloading %s: %w", providerModule, err)
 	}
-	src := filepath.Join(strings.TrimSpace(string(dirOut)), "cmd", "pulumi-resource-kubernetes")
+	var mod struct{ Dir, Error string }
+	if err := json.Unmarshal(dlOut, &mod); err != nil {
+		return fmt.Errorf("reading `go mod download` output: %w", err)
+	}
+	if mod.Error != "" || mod.Dir == "" {
+		return fmt.Errorf("downloading %s: %q", providerModule, mod.Error)
+	}
+	src := filepath.Join(mod.Dir, "cmd", "pulumi-resource-kubernetes")
 
 	var schema map[string]json.RawMessage
 	if err := readJSON(filepath.Join(src, "schema.json"), &schema); err != nil {
