@@ -95,8 +95,6 @@ func (o *Options) defaults() error {
 		if o.Kubeconfig, err = filepath.Abs(o.Kubeconfig); err != nil {
 			return fmt.Errorf("resolving --kubeconfig: %w", err)
 		}
-	} else if env := os.Getenv("KUBECONFIG"); env != "" {
-		o.Kubeconfig = absPathList(env)
 	}
 	if o.PulumiRoot == "" {
 		o.PulumiRoot = o.WorkDir
@@ -158,6 +156,10 @@ func Open(ctx context.Context, opts Options) (*Driver, error) {
 	}
 	if opts.Kubeconfig != "" {
 		d.env["KUBECONFIG"] = opts.Kubeconfig
+	} else if list := os.Getenv("KUBECONFIG"); list != "" {
+		// A list, as kubectl takes it; the driver's own client reads it from
+		// the environment as it is, in this directory.
+		d.env["KUBECONFIG"] = absPathList(list)
 	}
 	for k, v := range d.env {
 		if v == "" {
