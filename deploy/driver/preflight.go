@@ -55,14 +55,17 @@ func (r stateResource) name() (ns, name string) {
 	return ns, name
 }
 
-// Preflight checks, before preview, up, refresh or destroy, everything that
-// must hold for the engine's answer to be true, cheaply and before the engine
-// runs:
+// Preflight checks, before an engine operation, everything that must hold
+// for the engine's answer to be true, cheaply and before the engine runs.
+// Before every verb:
+//
+//   - the cluster answers (a preview against no cluster must not pass);
+//   - what an interrupted run left behind is recovered (Recover).
+//
+// Before preview and up also:
 //
 //   - the stack config has no unknown pulumi-jobs keys (a typo such as
 //     preDeploys would silently skip the migrations);
-//   - the cluster answers (a preview against no cluster must not pass);
-//   - what an interrupted run left behind is recovered (Recover);
 //   - the release creates no namespace that exists but that this stack's
 //     state does not hold (it would take it over, and destroy would delete
 //     it with everything in it);
@@ -98,8 +101,8 @@ func (d *Driver) Preflight(ctx context.Context, verb string) (Preflight, error) 
 	if err != nil {
 		return pf, fmt.Errorf("recovering from an interrupted run: %w", err)
 	}
-	if verb == "destroy" {
-		return pf, nil
+	if verb != "preview" && verb != "up" {
+		return pf, nil // refresh and destroy create nothing, and refresh repairs the state itself
 	}
 
 	resources, err := d.stateResources(ctx)

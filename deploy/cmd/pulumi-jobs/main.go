@@ -8,11 +8,11 @@
 //	pulumi-jobs preview|up|destroy --remote --stack ORG/PROJECT/STACK --repo URL [--branch main]
 //	pulumi-jobs deploy-settings --stack ORG/PROJECT/STACK --github-repo OWNER/NAME --preset dev|prod
 //
-// Before preview, up, refresh and destroy it checks that the stack config has
-// no unknown keys, that the cluster answers, that the release takes over no
-// namespace it did not create, and that the cluster still has what the state
-// records (refreshing first when it does not); it recovers what an
-// interrupted run left behind.
+// Before every operation it checks that the cluster answers and recovers what
+// an interrupted run left behind; before preview and up also that the stack
+// config has no unknown keys, that the release takes over no namespace it did
+// not create, and that the cluster still has what the state records
+// (refreshing first when it does not).
 //
 // The Kubernetes provider plugin (v4.25.0) comes from
 // $PULUMI_JOBS_KUBERNETES_PROVIDER, the one `make tools` builds into bin/,
