@@ -9,7 +9,9 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/internal/pulumitest"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/spec"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
 func TestDefaults(t *testing.T) {
@@ -20,22 +22,21 @@ func TestDefaults(t *testing.T) {
 	}))
 	require.NoError(t, cfg.SetObject(config.Key(config.KeyPostDeploy), []map[string]any{{"name": "smoke", "command": []string{"smoke"}}}))
 
-	s, err := config.Load(pulumitest.Source{Config: cfg, StackName: "dev"})
+	plan, err := config.Load(pulumitest.Source{Config: cfg, StackName: "dev"})
 	require.NoError(t, err)
 
-	assert.True(t, s.CreateNamespace)
-	assert.False(t, s.HasDatabaseURL)
-	assert.Equal(t, config.DefaultReplicas, s.App.Replicas)
-	assert.Equal(t, config.DefaultPort, s.App.Port)
-	assert.Equal(t, spec.Resources{
-		Requests: spec.Quantities{CPU: config.DefaultCPURequest, Memory: config.DefaultMemoryRequest},
-		Limits:   spec.Quantities{CPU: config.DefaultCPULimit, Memory: config.DefaultMemoryLimit},
-	}, s.App.Resources)
-	assert.Equal(t, []spec.EnvVar{{Name: "A", Value: "1"}, {Name: "B", Value: "2"}, {Name: "C", Value: "3"}}, s.App.Env,
-		"env is sorted so the pod template never changes with map order")
-	require.Len(t, s.Jobs, 1)
-	assert.Equal(t, spec.Job{
-		Name: "smoke", Phase: spec.PostDeploy, Command: []string{"smoke"}, Image: "ghcr.io/acme/shop:1.0.0",
-		Wave: 0, Rerun: spec.OnChange, BackoffLimit: 2, Timeout: 10 * time.Minute,
-	}, s.Jobs[0])
+	resources := pod.Resources{
+		Requests: &pod.Quantities{CPU: "100m", Memory: "128Mi"},
+		Limits:   &pod.Quantities{CPU: "500m", Memory: "256Mi"},
+	}
+	assert.True(t, plan.CreateNamespace)
+	assert.Nil(t, plan.Args.DatabaseURL)
+	assert.Equal(t, release.App{
+		Name: "shop", Replicas: 1, Port: 8080, Env: map[string]string{"A": "1", "B": "2", "C": "3"}, Resources: resources,
+	}, plan.App)
+	assert.Empty(t, plan.PreDeploy)
+	assert.Equal(t, []jobs.Wave{{Number: 0, Jobs: []jobs.Job{{
+		Name: "smoke", Command: []string{"smoke"}, Wave: 0, Rerun: "onChange", BackoffLimit: 2, Timeout: 10 * time.Minute,
+		Resources: resources,
+	}}}}, plan.PostDeploy)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 )
 
 // TopLevelKeys returns every top-level key of the pulumi-jobs namespace,
@@ -91,35 +93,7 @@ func editDistance(a, b string) int {
 	return prev[len(rb)]
 }
 
-// StackName returns the bare name of stack, which may be fully qualified as
-// organization/project/stack.
-func StackName(stack string) string {
-	return stack[strings.LastIndex(stack, "/")+1:]
-}
-
 // StackFile returns the name of the settings file of stack, Pulumi.<stack>.yaml.
 func StackFile(stack string) string {
-	return "Pulumi." + StackName(stack) + ".yaml"
-}
-
-// IsProduction reports whether stack is a production stack, whose images must
-// be pinned to a version tag or a digest. Only the bare stack name counts (the
-// last segment of organization/project/stack), compared case-insensitively.
-// A name is production when it is "prod" or "production", or starts with
-// either followed by "-", "_", "." or a digit: prod, prod-eu, prod_2,
-// prod.eu-west, prod2, production-eu. Names that merely start with the
-// letters "prod" are not: product-demo, prodigy, producer. Neither are names
-// with "prod" elsewhere (preprod, eu-prod).
-func IsProduction(stack string) bool {
-	name := strings.ToLower(StackName(stack))
-	for _, base := range []string{"production", "prod"} {
-		rest, ok := strings.CutPrefix(name, base)
-		if !ok {
-			continue
-		}
-		if rest == "" || strings.ContainsRune("-_.0123456789", rune(rest[0])) {
-			return true
-		}
-	}
-	return false
+	return "Pulumi." + check.StackName(stack) + ".yaml"
 }

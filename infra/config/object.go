@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -98,14 +100,6 @@ func (o *object) string(name string) (string, bool) {
 	return s, true
 }
 
-// intRange is the valid range of a whole-number field and how a message
-// describes it.
-type intRange struct {
-	min, max int64
-	// what is the complete description, e.g. "a whole number between 0 and 2147483647".
-	what string
-}
-
 // parseWhole parses a JSON whole number exactly. Fractions ("1.5"), exponents,
 // strings ("3") and numbers beyond int64 are refused.
 func parseWhole(raw json.RawMessage) (int64, bool) {
@@ -121,14 +115,14 @@ func parseWhole(raw json.RawMessage) (int64, bool) {
 // number or out of range, each reported as "must be <r.what>, got <value>".
 // Range checks happen on int64, before any conversion, so 3000000000 is
 // reported instead of wrapping to a negative int32.
-func (o *object) int(name string, r intRange) (int, bool) {
+func (o *object) int(name string, r check.Range) (int, bool) {
 	v, ok := o.raw(name)
 	if !ok {
 		return 0, false
 	}
 	n, ok := parseWhole(v)
-	if !ok || n < r.min || n > r.max {
-		o.p.add(o.path(name), "must be %s, got %s", r.what, abbreviate(string(bytes.TrimSpace(v))))
+	if !ok || n < r.Min || n > r.Max {
+		o.p.add(o.path(name), "must be %s, got %s", r.What, abbreviate(string(bytes.TrimSpace(v))))
 		return 0, false
 	}
 	return int(n), true

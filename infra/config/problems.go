@@ -4,19 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 )
 
 // Problem is one invalid stack config value: the full key that holds it (for
 // example "pulumi-jobs:preDeploy[1].timeout") and what would be valid there.
-type Problem struct {
-	// Key is the config key, with a path into objects and lists.
-	Key string
-	// Message says what is wrong and what would be valid.
-	Message string
-}
-
-// String renders the problem as "key: message".
-func (p Problem) String() string { return p.Key + ": " + p.Message }
+type Problem = check.Problem
 
 // Error reports every problem of a stack config at once. Load returns it
 // before any resource is registered, so an invalid config deploys nothing.

@@ -9,8 +9,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/spec"
 )
 
 // The stack output names.
@@ -25,24 +25,39 @@ const (
 	GitOpsStack    = "gitopsStack"
 )
 
-// Export registers the stack outputs of a release.
-func Export(ctx *pulumi.Context, s spec.Release, r *release.Release) {
+// Export registers the stack outputs of the release r, planned as plan.
+func Export(ctx *pulumi.Context, plan release.Plan, r *release.Release) {
 	ctx.Export(Namespace, r.Namespace)
-	ctx.Export(Deployment, r.Deploy.DeploymentName)
-	ctx.Export(Service, r.Deploy.ServiceName)
-	ctx.Export(PreDeployJobs, r.PreDeploy.JobNames)
-	ctx.Export(PostDeployJobs, r.PostDeploy.JobNames)
-	ctx.Export(Release, pulumi.String(s.ID))
-	ctx.Export(Phases, pulumi.String(Mermaid(s)))
+	ctx.Export(Deployment, r.DeploymentName)
+	ctx.Export(Service, r.ServiceName)
+	ctx.Export(PreDeployJobs, byWave(r.PreDeploy))
+	ctx.Export(PostDeployJobs, byWave(r.PostDeploy))
+	id, _ := jobs.Literal(plan.Args.Release)
+	ctx.Export(Release, pulumi.String(id))
+	ctx.Export(Phases, pulumi.String(Mermaid(plan)))
 	if r.GitOps != nil {
 		ctx.Export(GitOpsStack, r.GitOps.StackName)
 	}
 }
 
+// byWave lists the cluster names of a phase's runs as {wave: N, jobs: [names]}
+// in wave order.
+func byWave(c *jobs.Jobs) pulumi.MapArray {
+	out := pulumi.MapArray{}
+	for _, w := range c.Waves {
+		names := pulumi.StringArray{}
+		for _, j := range w.Jobs {
+			names = append(names, j.Metadata.Name().Elem())
+		}
+		out = append(out, pulumi.Map{"wave": pulumi.Int(w.Number), "jobs": names})
+	}
+	return out
+}
+
 // Mermaid renders the release's plan as a Mermaid flowchart: one box per wave
 // of each phase, the app in between, arrows in the order the engine runs
 // them. The same spec always renders the same text.
-func Mermaid(s spec.Release) string {
+func Mermaid(plan release.Plan) string {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
 	var previous string
@@ -52,10 +67,10 @@ func Mermaid(s spec.Release) string {
 		}
 		previous = node
 	}
-	writeWaves := func(p spec.Phase, prefix string) {
-		for _, w := range s.Waves(p) {
+	writeWaves := func(waves []jobs.Wave, label, prefix string) {
+		for _, w := range waves {
 			id := fmt.Sprintf("%s%d", prefix, w.Number)
-			fmt.Fprintf(&b, "  subgraph %s[\"%s · wave %d\"]\n", id, p.Label(), w.Number)
+			fmt.Fprintf(&b, "  subgraph %s[\"%s · wave %d\"]\n", id, label, w.Number)
 			for _, j := range w.Jobs {
 				fmt.Fprintf(&b, "    %s_%s[\"%s<br/>%s\"]\n", id, mermaidID(j.Name), j.Name, j.Rerun)
 			}
@@ -63,10 +78,10 @@ func Mermaid(s spec.Release) string {
 			edge(id)
 		}
 	}
-	writeWaves(spec.PreDeploy, "pre")
-	fmt.Fprintf(&b, "  app[\"Deployment %s<br/>%d replica(s)\"]\n", s.App.Name, s.App.Replicas)
+	writeWaves(plan.PreDeploy, release.PreDeployPhase, "pre")
+	fmt.Fprintf(&b, "  app[\"Deployment %s<br/>%d replica(s)\"]\n", plan.App.Name, plan.App.Replicas)
 	edge("app")
-	writeWaves(spec.PostDeploy, "post")
+	writeWaves(plan.PostDeploy, release.PostDeployPhase, "post")
 	return b.String()
 }
 

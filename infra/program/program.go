@@ -17,21 +17,22 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
-// Run reads and validates the stack config, registers the release and
-// exports its outputs. An invalid config registers no resource at all.
+// Run reads and validates the stack config into the args of one release,
+// registers it with release.New, named after its app, and exports its
+// outputs: the program is a thin client of the library. An invalid config registers no resource at all.
 func Run(ctx *pulumi.Context) error {
 	if err := checkKeys(ctx.Stack(), os.Getenv(pulumi.EnvConfig)); err != nil {
 		return err
 	}
-	s, err := config.Load(ctx)
+	plan, err := config.Load(ctx)
 	if err != nil {
 		return err
 	}
-	r, err := release.NewRelease(ctx, s.App.Name, &release.ReleaseArgs{Spec: s})
+	r, err := release.New(ctx, plan.App.Name, plan.Args)
 	if err != nil {
-		return fmt.Errorf("declaring release %q: %w", s.App.Name, err)
+		return fmt.Errorf("declaring release %q: %w", plan.App.Name, err)
 	}
-	outputs.Export(ctx, s, r)
+	outputs.Export(ctx, plan, r)
 	return nil
 }
 

@@ -1,137 +1,350 @@
-// Package release declares a release as Pulumi component resources: a
-// Release (pulumi-jobs:index:Release) that owns the namespace and the database
-// Secret and three phases, run in this order by the engine's dependency graph:
+// Package release is the Release component (pulumi-jobs:index:Release): one
+// application released in three phases that the engine's dependency graph
+// runs in this order every time:
 //
-//	PreDeploy  (pulumi-jobs:index:PreDeploy)  Jobs in waves, e.g. migrations
-//	Deploy     (pulumi-jobs:index:Deploy)     the app's Deployment and Service
-//	PostDeploy (pulumi-jobs:index:PostDeploy) Jobs in waves, e.g. smoke tests
+//	<name>-pre-deploy   Jobs (pulumi-jobs:index:Jobs)  waves of Jobs, e.g. migrations
+//	<name>-app          App  (pulumi-jobs:index:App)   the app's Deployment and Service
+//	<name>-post-deploy  Jobs (pulumi-jobs:index:Jobs)  waves of Jobs, e.g. smoke tests
 //
-// Every ordering edge is a DependsOn on the Kubernetes resource itself, never
-// on a component: a component's DependsOn gives its children no engine edge.
+// plus, when asked, the namespace (created and owned, Pod Security
+// "restricted" enforced), the Secret holding the database URL, and the
+// hand-over to the Pulumi Kubernetes Operator (pulumi-jobs:index:GitOps).
+// The phases are the jobs package's component, so a Release and a program
+// that puts Jobs around its own app share one implementation.
+//
+// Every child is named from the Release's name, so any number of releases
+// coexist in one program. Every ordering edge is a DependsOn on the
+// Kubernetes resources themselves, recorded in state on each of them.
 package release
 
 import (
 	"fmt"
 
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/spec"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 )
 
-// Type tokens of the components.
+// Type is the Release component's type token.
+const Type = "pulumi-jobs:index:Release"
+
+// The labels of the phases' Jobs (jobs.LabelPhase).
 const (
-	ReleaseType    = "pulumi-jobs:index:Release"
-	PreDeployType  = "pulumi-jobs:index:PreDeploy"
-	DeployType     = "pulumi-jobs:index:Deploy"
-	PostDeployType = "pulumi-jobs:index:PostDeploy"
+	PreDeployPhase  = "pre-deploy"
+	PostDeployPhase = "post-deploy"
 )
 
-// Label keys put on the release's objects.
+// Type tokens of the components of earlier versions, kept as aliases so a
+// stack deployed by them is updated in place rather than recreated.
 const (
-	LabelPartOf    = "app.kubernetes.io/part-of"
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelPhase     = "pulumi-jobs/phase"
-	LabelWave      = "pulumi-jobs/wave"
-	LabelJob       = "pulumi-jobs/job"
-	LabelRerun     = "pulumi-jobs/rerun"
+	legacyPreDeployType  = "pulumi-jobs:index:PreDeploy"
+	legacyDeployType     = "pulumi-jobs:index:Deploy"
+	legacyPostDeployType = "pulumi-jobs:index:PostDeploy"
 )
 
-// ReleaseArgs are the inputs of a Release.
-type ReleaseArgs struct {
-	// Spec is the validated release.
-	Spec spec.Release
+// Args are the inputs of a Release.
+type Args struct {
+	// Namespace is the Kubernetes namespace of every object of the release.
+	Namespace pulumi.StringInput `pulumi:"namespace"`
+	// CreateNamespace says whether the release creates (and owns) the
+	// namespace; true by default.
+	CreateNamespace *bool `pulumi:"createNamespace,optional"`
+	// Image is the release's container image: the app's, and the default of
+	// every Job. A change rolls the app and re-runs the onChange and
+	// onRelease Jobs.
+	Image pulumi.StringInput `pulumi:"image"`
+	// App is the long-running application.
+	App App `pulumi:"app"`
+	// PreDeploy are the Jobs that run before the app is rolled out.
+	PreDeploy []jobs.Job `pulumi:"preDeploy,optional"`
+	// PostDeploy are the Jobs that run once the app is rolled out.
+	PostDeploy []jobs.Job `pulumi:"postDeploy,optional"`
+	// Release is the release id (build number, git SHA); a change re-runs
+	// the onRelease Jobs.
+	Release pulumi.StringInput `pulumi:"release,optional"`
+	// DatabaseURL is the database URL, kept secret; the app and every Job
+	// get it as DATABASE_URL from a Secret.
+	DatabaseURL pulumi.StringInput `pulumi:"databaseUrl,optional" provider:"secret"`
+	// GitOps, when set, hands the release over to the Pulumi Kubernetes Operator.
+	GitOps *GitOpsSettings `pulumi:"gitops,optional"`
+	// Kubeconfig, when set, is the kubeconfig (contents or path) of the
+	// cluster to release to, for callers that cannot pass a provider.
+	Kubeconfig pulumi.StringInput `pulumi:"kubeconfig,optional" provider:"secret"`
+	// Context, when set, is the kubeconfig context to use.
+	Context pulumi.StringInput `pulumi:"context,optional"`
 }
 
-// Release is the pulumi-jobs:index:Release component: one application release.
+// App is the application's Deployment and Service.
+type App struct {
+	// Name is the Deployment's and Service's name (a DNS-1035 label).
+	Name string `pulumi:"name"`
+	// Replicas is the desired replica count; 1 by default.
+	Replicas *int `pulumi:"replicas,optional"`
+	// Port is the container port the app listens on; 8080 by default.
+	Port *int `pulumi:"port,optional"`
+	// Env is the app's environment.
+	Env map[string]string `pulumi:"env,optional"`
+	// Resources are the requests and limits of the app's container, also
+	// the default of the Jobs'.
+	Resources *pod.Resources `pulumi:"resources,optional"`
+	// ReadinessPath is the HTTP path of the readiness probe; empty means a TCP probe.
+	ReadinessPath string `pulumi:"readinessPath,optional"`
+}
+
+// Defaults of the app.
+const (
+	DefaultReplicas = 1
+	DefaultPort     = 8080
+)
+
+// Release is the pulumi-jobs:index:Release component.
 type Release struct {
 	pulumi.ResourceState
 
 	// Namespace is the namespace of every object of the release.
 	Namespace pulumi.StringOutput `pulumi:"namespace"`
-	// PreDeploy is the pre-deploy phase.
-	PreDeploy *Phase
-	// Deploy is the app phase.
-	Deploy *Deploy
-	// PostDeploy is the post-deploy phase.
-	PostDeploy *Phase
-	// GitOps is the operator hand-over; nil unless configured.
+	// DeploymentName is the app's Deployment's name in the cluster.
+	DeploymentName pulumi.StringOutput `pulumi:"deploymentName"`
+	// ServiceName is the app's Service's name in the cluster.
+	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+	// PreDeployJobs are the cluster names of the pre-deploy runs, in wave order.
+	PreDeployJobs pulumi.StringArrayOutput `pulumi:"preDeployJobs"`
+	// PostDeployJobs are the cluster names of the post-deploy runs, in wave order.
+	PostDeployJobs pulumi.StringArrayOutput `pulumi:"postDeployJobs"`
+
+	// PreDeploy is the pre-deploy phase (Go callers only).
+	PreDeploy *jobs.Jobs
+	// App is the app phase (Go callers only).
+	App *AppPhase
+	// PostDeploy is the post-deploy phase (Go callers only).
+	PostDeploy *jobs.Jobs
+	// GitOps is the operator hand-over; nil unless asked for (Go callers only).
 	GitOps *GitOps
 }
 
-// databaseSecret is the Secret that carries DATABASE_URL.
-type databaseSecret struct {
-	secret *corev1.Secret
-	name   pulumi.StringOutput
+// Plan is a validated Release: its args with every default applied.
+type Plan struct {
+	// Args are the args as given.
+	Args *Args
+	// CreateNamespace says whether the release owns its namespace.
+	CreateNamespace bool
+	// App is the app with its defaults.
+	App AppPlan
+	// PreDeploy and PostDeploy are the phases' Jobs by wave.
+	PreDeploy, PostDeploy []jobs.Wave
 }
 
-// NewRelease registers a release and all of its phases.
-func NewRelease(ctx *pulumi.Context, name string, args *ReleaseArgs, opts ...pulumi.ResourceOption) (*Release, error) {
+// AppPlan is the app with every default applied.
+type AppPlan struct {
+	// Name, Replicas, Port, Env and ReadinessPath are as in App.
+	Name          string
+	Replicas      int
+	Port          int
+	Env           map[string]string
+	ReadinessPath string
+	// Resources have their defaults applied.
+	Resources pod.Resources
+}
+
+// Check validates the args of the release name of stack in project and
+// applies the defaults. Every problem is added to p, keys as the args spell them
+// ("app.name", "preDeploy[1].timeout", "gitops.targetStack").
+func Check(p *check.Problems, name, stack, project string, args *Args) Plan {
+	if args == nil {
+		args = &Args{}
+	}
+	plan := Plan{Args: args, CreateNamespace: args.CreateNamespace == nil || *args.CreateNamespace}
+	ns, nsKnown := "", false
+	if args.Namespace == nil {
+		p.Add("namespace", "required; the Kubernetes namespace of the release, e.g. shop")
+	} else if ns, nsKnown = jobs.Literal(args.Namespace); nsKnown {
+		if ns == "" {
+			p.Add("namespace", "required; the Kubernetes namespace of the release, e.g. shop")
+		} else {
+			check.Namespace(p, "namespace", ns)
+		}
+	}
+	if args.Image == nil {
+		p.Add("image", `required; the image to release as repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`)
+	} else if img, ok := jobs.Literal(args.Image); ok {
+		if img == "" {
+			p.Add("image", `required; the image to release as repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`)
+		} else {
+			check.Image(p, "image", img, stack)
+		}
+	}
+	plan.App = checkApp(p, args.App)
+
+	jobArgs := func(list []jobs.Job, phase string) *jobs.Args {
+		return &jobs.Args{
+			Namespace: args.Namespace, Image: args.Image, Release: args.Release, Jobs: list,
+			Resources: &plan.App.Resources, Phase: phase, PartOf: plan.App.Name,
+		}
+	}
+	plan.PreDeploy = jobs.Plan(p, "preDeploy", name+"-"+PreDeployPhase, stack, jobArgs(args.PreDeploy, PreDeployPhase))
+	plan.PostDeploy = jobs.Plan(p, "postDeploy", name+"-"+PostDeployPhase, stack, jobArgs(args.PostDeploy, PostDeployPhase))
+	checkUniqueNames(p, args)
+	if args.GitOps != nil {
+		checkGitOps(p, args.GitOps, stack, project, ns)
+	}
+	return plan
+}
+
+// checkApp checks the app and applies its defaults.
+func checkApp(p *check.Problems, a App) AppPlan {
+	app := AppPlan{
+		Name: a.Name, Replicas: DefaultReplicas, Port: DefaultPort, Env: a.Env,
+		ReadinessPath: a.ReadinessPath, Resources: a.Resources.WithDefaults(nil),
+	}
+	if a.Name == "" {
+		p.Add("app.name", "required; a DNS-1035 label naming the Deployment and Service, e.g. shop")
+	} else {
+		// A Service's name must be a DNS-1035 label: unlike DNS-1123, it
+		// may not start with a digit.
+		check.Name(p, "app.name", a.Name, validation.IsDNS1035Label)
+	}
+	if a.Replicas != nil {
+		check.ReplicasRange().Int(p, "app.replicas", *a.Replicas)
+		app.Replicas = *a.Replicas
+	}
+	if a.Port != nil {
+		check.PortRange().Int(p, "app.port", *a.Port)
+		app.Port = *a.Port
+	}
+	check.Env(p, "app.env", a.Env)
+	a.Resources.Check(p, "app.resources")
+	if a.ReadinessPath != "" && a.ReadinessPath[0] != '/' {
+		p.Add("app.readinessPath", `must be an HTTP path starting with "/", e.g. "/healthz"; leave it out for a TCP probe`)
+	}
+	return app
+}
+
+// checkUniqueNames refuses a post-deploy job named like a pre-deploy one:
+// the name labels the Job's pods (pulumi-jobs/job) and names it in reports.
+// Duplicates within one phase are the jobs package's to report.
+func checkUniqueNames(p *check.Problems, args *Args) {
+	pre := map[string]int{}
+	for i, j := range args.PreDeploy {
+		if _, dup := pre[j.Name]; !dup && j.Name != "" {
+			pre[j.Name] = i
+		}
+	}
+	for i, j := range args.PostDeploy {
+		if prev, dup := pre[j.Name]; dup {
+			p.Add(fmt.Sprintf("postDeploy[%d].name", i), "%q is already the name of preDeploy[%d]; job names must be unique across preDeploy and postDeploy", j.Name, prev)
+		}
+	}
+}
+
+// New registers a release and all of its phases. Invalid args are reported
+// all at once, as a *check.ArgsError, before anything is registered.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Release, error) {
+	p := &check.Problems{}
+	plan := Check(p, name, ctx.Stack(), ctx.Project(), args)
+	if len(p.List) > 0 {
+		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
+	}
+	return register(ctx, name, plan, opts...)
+}
+
+func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.ResourceOption) (*Release, error) {
+	args := plan.Args
 	r := &Release{}
-	if err := ctx.RegisterComponentResource(ReleaseType, name, r, opts...); err != nil {
+	if err := ctx.RegisterComponentResource(Type, name, r, opts...); err != nil {
 		return nil, fmt.Errorf("registering release %q: %w", name, err)
 	}
-	s := args.Spec
-	parent := pulumi.Parent(r)
+	childOpts := []pulumi.ResourceOption{pulumi.Parent(r)}
+	if args.Kubeconfig != nil || args.Context != nil {
+		k8s, err := kubernetes.NewProvider(ctx, name, &kubernetes.ProviderArgs{
+			Kubeconfig: args.Kubeconfig,
+			Context:    args.Context,
+		}, pulumi.Parent(r))
+		if err != nil {
+			return nil, fmt.Errorf("registering the Kubernetes provider of release %q: %w", name, err)
+		}
+		childOpts = append(childOpts, pulumi.Provider(k8s))
+	}
 
-	if s.CreateNamespace {
-		ns, err := corev1.NewNamespace(ctx, s.Namespace, &corev1.NamespaceArgs{
+	namespace := args.Namespace.ToStringOutput()
+	if plan.CreateNamespace {
+		nsOpts := childOpts
+		if ns, ok := jobs.Literal(args.Namespace); ok && ns != name {
+			// Earlier versions named the Namespace resource after the namespace.
+			nsOpts = append(nsOpts, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(ns)}}))
+		}
+		ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
 			Metadata: metav1.ObjectMetaArgs{
 				// A namespace has a fixed name: everything else is addressed by it.
-				Name:   pulumi.String(s.Namespace),
-				Labels: namespaceLabels(s.App.Name),
+				Name:   args.Namespace,
+				Labels: namespaceLabels(plan.App.Name),
 			},
-		}, parent)
+		}, nsOpts...)
 		if err != nil {
-			return nil, fmt.Errorf("registering namespace %q: %w", s.Namespace, err)
+			return nil, fmt.Errorf("registering the namespace of release %q: %w", name, err)
 		}
-		r.Namespace = ns.Metadata.Name().Elem()
-	} else {
-		r.Namespace = pulumi.String(s.Namespace).ToStringOutput()
+		namespace = ns.Metadata.Name().Elem()
 	}
+	r.Namespace = namespace
 
-	var db *databaseSecret
-	if s.HasDatabaseURL {
-		secret, err := corev1.NewSecret(ctx, s.App.Name+"-database", &corev1.SecretArgs{
+	var databaseSecret pulumi.StringInput
+	if args.DatabaseURL != nil {
+		secret, err := corev1.NewSecret(ctx, name+"-database", &corev1.SecretArgs{
 			Metadata: metav1.ObjectMetaArgs{
-				Namespace: r.Namespace,
-				Labels:    pulumi.StringMap{LabelPartOf: pulumi.String(s.App.Name), LabelManagedBy: pulumi.String("pulumi")},
+				Namespace: namespace,
+				Labels:    pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")},
 			},
 			Type:       pulumi.String("Opaque"),
-			StringData: pulumi.StringMap{config.DatabaseURLEnv: s.DatabaseURL},
-		}, parent)
+			StringData: pulumi.StringMap{check.DatabaseURLEnv: pulumi.ToSecret(args.DatabaseURL).(pulumi.StringOutput)},
+		}, childOpts...)
 		if err != nil {
-			return nil, fmt.Errorf("registering the database secret: %w", err)
+			return nil, fmt.Errorf("registering the database secret of release %q: %w", name, err)
 		}
-		db = &databaseSecret{secret: secret, name: secret.Metadata.Name().Elem()}
+		databaseSecret = secret.Metadata.Name().Elem()
 	}
 
-	common := phaseArgs{release: s, namespace: r.Namespace, db: db}
+	phase := func(jobsName, label, legacyType string, list []jobs.Job, extra ...pulumi.ResourceOption) (*jobs.Jobs, error) {
+		o := append(append([]pulumi.ResourceOption{}, childOpts...), extra...)
+		o = append(o, pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(legacyType)}}))
+		return jobs.New(ctx, jobsName, &jobs.Args{
+			Namespace: namespace, Image: args.Image, Release: args.Release, Jobs: list,
+			DatabaseSecret: databaseSecret, Resources: &plan.App.Resources, Phase: label, PartOf: plan.App.Name,
+		}, o...)
+	}
 	var err error
-	if r.PreDeploy, err = newPhase(ctx, PreDeployType, name+"-"+spec.PreDeploy.Label(), spec.PreDeploy, common, nil, parent); err != nil {
+	if r.PreDeploy, err = phase(name+"-"+PreDeployPhase, PreDeployPhase, legacyPreDeployType, args.PreDeploy); err != nil {
 		return nil, err
 	}
-	if r.Deploy, err = newDeploy(ctx, name+"-deploy", common, r.PreDeploy.jobs(), parent); err != nil {
+	r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret},
+		append(childOpts, pulumi.DependsOn(r.PreDeploy.Resources()))...)
+	if err != nil {
 		return nil, err
 	}
-	if r.PostDeploy, err = newPhase(ctx, PostDeployType, name+"-"+spec.PostDeploy.Label(), spec.PostDeploy, common, r.Deploy.resources(), parent); err != nil {
+	if r.PostDeploy, err = phase(name+"-"+PostDeployPhase, PostDeployPhase, legacyPostDeployType, args.PostDeploy,
+		pulumi.DependsOn(r.App.Resources())); err != nil {
 		return nil, err
 	}
-
-	if s.GitOps != nil {
-		if r.GitOps, err = newGitOps(ctx, name+"-gitops", s, r.Namespace, parent); err != nil {
+	if args.GitOps != nil {
+		if r.GitOps, err = newGitOps(ctx, name+"-gitops", plan, namespace, childOpts...); err != nil {
 			return nil, err
 		}
 	}
 
+	r.DeploymentName = r.App.DeploymentName
+	r.ServiceName = r.App.ServiceName
+	r.PreDeployJobs = r.PreDeploy.JobNames
+	r.PostDeployJobs = r.PostDeploy.JobNames
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
 		"namespace":      r.Namespace,
-		"deploymentName": r.Deploy.DeploymentName,
-		"serviceName":    r.Deploy.ServiceName,
-		"preDeployJobs":  r.PreDeploy.JobNames,
-		"postDeployJobs": r.PostDeploy.JobNames,
+		"deploymentName": r.DeploymentName,
+		"serviceName":    r.ServiceName,
+		"preDeployJobs":  r.PreDeployJobs,
+		"postDeployJobs": r.PostDeployJobs,
 	}); err != nil {
 		return nil, fmt.Errorf("registering outputs of release %q: %w", name, err)
 	}
@@ -146,7 +359,7 @@ func namespaceLabels(app string) pulumi.StringMap {
 		"pod-security.kubernetes.io/enforce-version": pulumi.String("latest"),
 		"pod-security.kubernetes.io/warn":            pulumi.String("restricted"),
 		"pod-security.kubernetes.io/audit":           pulumi.String("restricted"),
-		LabelPartOf:                                  pulumi.String(app),
-		LabelManagedBy:                               pulumi.String("pulumi"),
+		jobs.LabelPartOf:                             pulumi.String(app),
+		jobs.LabelManagedBy:                          pulumi.String("pulumi"),
 	}
 }

@@ -7,7 +7,13 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 )
+
+// AppType is the type token of the app phase.
+const AppType = "pulumi-jobs:index:App"
 
 // AnnotationSkipAwait tells the Kubernetes provider not to await a resource.
 const AnnotationSkipAwait = "pulumi.com/skipAwait"
@@ -15,9 +21,9 @@ const AnnotationSkipAwait = "pulumi.com/skipAwait"
 // portName is the name of the app's container port, which the Service targets.
 const portName = "http"
 
-// Deploy is the app phase (pulumi-jobs:index:Deploy): the app's Deployment
-// and its ClusterIP Service. Both depend on every pre-deploy Job, so a
-// release's pods never start before its migrations have completed and a
+// AppPhase is the app phase of a release (pulumi-jobs:index:App): the app's
+// Deployment and its ClusterIP Service. Both depend on every pre-deploy Job,
+// so a release's pods never start before its migrations have completed and a
 // failed migration leaves the running app untouched.
 //
 // The Service is not awaited (pulumi.com/skipAwait): the provider's Service
@@ -27,7 +33,7 @@ const portName = "http"
 // behind the Service, and the Deployment's await already guarantees that
 // (Available, the new ReplicaSet's pods Ready); the Service's selector is
 // the Deployment's own pod labels, so its endpoints are those pods.
-type Deploy struct {
+type AppPhase struct {
 	pulumi.ResourceState
 
 	// Deployment is the app's Deployment.
@@ -40,20 +46,35 @@ type Deploy struct {
 	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
 }
 
-// newDeploy registers the app phase; the Deployment depends on preDeploy.
-func newDeploy(ctx *pulumi.Context, name string, a phaseArgs, preDeploy []pulumi.Resource, opts ...pulumi.ResourceOption) (*Deploy, error) {
-	d := &Deploy{}
-	if err := ctx.RegisterComponentResource(DeployType, name, d, opts...); err != nil {
-		return nil, fmt.Errorf("registering the deploy phase: %w", err)
+// appInputs are the inputs of the app phase that come from the release.
+type appInputs struct {
+	namespace      pulumi.StringInput
+	image          pulumi.StringInput
+	databaseSecret pulumi.StringInput
+}
+
+// newApp registers the app phase of the release name; opts carry its
+// DependsOn on the pre-deploy Jobs, which the Deployment and Service get
+// too (a component's DependsOn alone would not order its children).
+func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ...pulumi.ResourceOption) (*AppPhase, error) {
+	d := &AppPhase{}
+	// Earlier versions called the app phase <name>-deploy of type Deploy.
+	opts = append(opts, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name + "-deploy"), Type: pulumi.String(legacyDeployType)}}))
+	if err := ctx.RegisterComponentResource(AppType, name+"-app", d, opts...); err != nil {
+		return nil, fmt.Errorf("registering the app of release %q: %w", name, err)
 	}
-	app := a.release.App
+	ro, err := pulumi.NewResourceOptions(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the options of the app of release %q: %w", name, err)
+	}
+	childOpts := []pulumi.ResourceOption{pulumi.Parent(d), pulumi.DependsOn(ro.DependsOn)}
+
 	selector := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(app.Name)}
 	labels := pulumi.StringMap{
 		"app.kubernetes.io/name": pulumi.String(app.Name),
-		LabelPartOf:              pulumi.String(app.Name),
-		LabelManagedBy:           pulumi.String("pulumi"),
+		jobs.LabelPartOf:         pulumi.String(app.Name),
+		jobs.LabelManagedBy:      pulumi.String("pulumi"),
 	}
-
 	probe := corev1.ProbeArgs{
 		TcpSocket:        corev1.TCPSocketActionArgs{Port: pulumi.String(portName)},
 		PeriodSeconds:    pulumi.Int(5),
@@ -64,12 +85,11 @@ func newDeploy(ctx *pulumi.Context, name string, a phaseArgs, preDeploy []pulumi
 		probe.HttpGet = corev1.HTTPGetActionArgs{Path: pulumi.String(app.ReadinessPath), Port: pulumi.String(portName)}
 	}
 
-	var err error
-	d.Deployment, err = appsv1.NewDeployment(ctx, app.Name, &appsv1.DeploymentArgs{
+	d.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			// Fixed names: the app is addressed by name (Service DNS, kubectl).
 			Name:      pulumi.String(app.Name),
-			Namespace: a.namespace,
+			Namespace: in.namespace,
 			Labels:    labels,
 		},
 		Spec: appsv1.DeploymentSpecArgs{
@@ -90,30 +110,30 @@ func newDeploy(ctx *pulumi.Context, name string, a phaseArgs, preDeploy []pulumi
 				Spec: corev1.PodSpecArgs{
 					AutomountServiceAccountToken: pulumi.Bool(false),
 					EnableServiceLinks:           pulumi.Bool(false),
-					SecurityContext:              podSecurity(),
-					Volumes:                      tmpVolumes(),
+					SecurityContext:              pod.Security(),
+					Volumes:                      pod.TmpVolumes(),
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:            pulumi.String("app"),
-						Image:           pulumi.String(app.Image),
+						Image:           in.image,
 						Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String(portName), ContainerPort: pulumi.Int(app.Port)}},
-						Env:             env(app.Env, a.db),
-						Resources:       resources(app.Resources),
+						Env:             pod.Env(app.Env, in.databaseSecret),
+						Resources:       app.Resources.Args(),
 						ReadinessProbe:  probe,
-						SecurityContext: containerSecurity(),
-						VolumeMounts:    tmpMounts(),
+						SecurityContext: pod.ContainerSecurity(),
+						VolumeMounts:    pod.TmpMounts(),
 					}},
 				},
 			},
 		},
-	}, pulumi.Parent(d), pulumi.DependsOn(preDeploy))
+	}, childOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("registering deployment %q: %w", app.Name, err)
 	}
 
-	d.Service, err = corev1.NewService(ctx, app.Name, &corev1.ServiceArgs{
+	d.Service, err = corev1.NewService(ctx, name, &corev1.ServiceArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			Name:        pulumi.String(app.Name),
-			Namespace:   a.namespace,
+			Namespace:   in.namespace,
 			Labels:      labels,
 			Annotations: pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true")},
 		},
@@ -126,7 +146,7 @@ func newDeploy(ctx *pulumi.Context, name string, a phaseArgs, preDeploy []pulumi
 				TargetPort: pulumi.String(portName),
 			}},
 		},
-	}, pulumi.Parent(d), pulumi.DependsOn(preDeploy))
+	}, childOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("registering service %q: %w", app.Name, err)
 	}
@@ -137,13 +157,13 @@ func newDeploy(ctx *pulumi.Context, name string, a phaseArgs, preDeploy []pulumi
 		"deploymentName": d.DeploymentName,
 		"serviceName":    d.ServiceName,
 	}); err != nil {
-		return nil, fmt.Errorf("registering outputs of the deploy phase: %w", err)
+		return nil, fmt.Errorf("registering outputs of the app of release %q: %w", name, err)
 	}
 	return d, nil
 }
 
-// resources returns what post-deploy Jobs wait for: the Deployment (Available
+// Resources returns what post-deploy Jobs wait for: the Deployment (Available
 // with the new ReplicaSet) and the Service.
-func (d *Deploy) resources() []pulumi.Resource {
+func (d *AppPhase) Resources() []pulumi.Resource {
 	return []pulumi.Resource{d.Deployment, d.Service}
 }

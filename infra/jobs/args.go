@@ -1,0 +1,236 @@
+package jobs
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
+)
+
+// The re-run policies of a Job: when it runs again after it has succeeded once.
+const (
+	// OnChange re-runs the Job whenever its pod template changes, above all
+	// its image. It is the default.
+	OnChange = "onChange"
+	// OnRelease also re-runs the Job whenever the release id changes.
+	OnRelease = "onRelease"
+	// Once runs the Job until it succeeds once and never again.
+	Once = "once"
+)
+
+// Reruns lists every re-run policy, in the order the docs present them.
+func Reruns() []string { return []string{OnChange, OnRelease, Once} }
+
+// Defaults of a job.
+const (
+	DefaultBackoffLimit = 2
+	DefaultTimeout      = 10 * time.Minute
+)
+
+// Args are the inputs of a Jobs component.
+type Args struct {
+	// Namespace is the namespace the Jobs run in.
+	Namespace pulumi.StringInput `pulumi:"namespace"`
+	// Image is the default image of the Jobs; a change re-runs the onChange
+	// and onRelease Jobs that use it.
+	Image pulumi.StringInput `pulumi:"image,optional"`
+	// Release is the release id (a build number or git SHA); a change
+	// re-runs the onRelease Jobs.
+	Release pulumi.StringInput `pulumi:"release,optional"`
+	// Jobs are the Jobs, run in waves: ascending wave numbers, the Jobs of
+	// one wave in parallel.
+	Jobs []Job `pulumi:"jobs"`
+	// DatabaseSecret names a Secret in the namespace whose key DATABASE_URL
+	// every Job gets as the environment variable DATABASE_URL.
+	DatabaseSecret pulumi.StringInput `pulumi:"databaseSecret,optional"`
+	// Resources are the default requests and limits of the Jobs' containers.
+	Resources *pod.Resources `pulumi:"resources,optional"`
+	// Phase labels the Jobs (pulumi-jobs/phase), e.g. "pre-deploy".
+	Phase string `pulumi:"phase,optional"`
+	// PartOf labels the Jobs as part of an application (app.kubernetes.io/part-of).
+	PartOf string `pulumi:"partOf,optional"`
+}
+
+// Job is one Job of a Jobs component. Only name and command are required.
+type Job struct {
+	// Name is the Job's logical name, unique within the component. The
+	// cluster object is named <component>-<name>-<8 hex digits>.
+	Name string `pulumi:"name"`
+	// Command is the container's command.
+	Command []string `pulumi:"command"`
+	// Args are the command's arguments.
+	Args []string `pulumi:"args,optional"`
+	// Image is the Job's image; by default the component's image.
+	Image string `pulumi:"image,optional"`
+	// Env is the Job's environment.
+	Env map[string]string `pulumi:"env,optional"`
+	// Wave orders the Jobs: wave k starts once every Job of the waves before
+	// it has succeeded. 0 by default.
+	Wave int `pulumi:"wave,optional"`
+	// Rerun is when the Job runs again: onChange (default), onRelease or once.
+	Rerun string `pulumi:"rerun,optional"`
+	// Timeout is the Job's active deadline as a Go duration; "10m" by default.
+	Timeout string `pulumi:"timeout,optional"`
+	// BackoffLimit is the number of retries before the Job fails; 2 by default.
+	BackoffLimit *int `pulumi:"backoffLimit,optional"`
+	// Resources are the container's requests and limits; by default the component's.
+	Resources *pod.Resources `pulumi:"resources,optional"`
+	// Annotations are put on the Job's pod template.
+	Annotations map[string]string `pulumi:"annotations,optional"`
+}
+
+// Planned is one Job with every default applied, as the component registers it.
+type Planned struct {
+	// Name is the logical name.
+	Name string
+	// Command and Args are the container's command and arguments.
+	Command, Args []string
+	// Image is the Job's own image; nil means the component's.
+	Image pulumi.StringInput
+	// Env is the Job's environment.
+	Env map[string]string
+	// Wave is the Job's wave.
+	Wave int
+	// Rerun is the re-run policy.
+	Rerun string
+	// Timeout is the active deadline.
+	Timeout time.Duration
+	// BackoffLimit is the number of retries.
+	BackoffLimit int
+	// Resources are the container's requests and limits.
+	Resources pod.Resources
+	// Annotations go on the pod template.
+	Annotations map[string]string
+}
+
+// Wave is the Jobs of one wave.
+type Wave struct {
+	// Number is the wave's number.
+	Number int
+	// Jobs are the wave's Jobs, in the order they were given.
+	Jobs []Planned
+}
+
+// Literal returns the value of an input that holds a plain string
+// (pulumi.String, pulumi.StringPtr), which a program knows before the engine
+// runs; ok is false for outputs and nil.
+func Literal(in pulumi.StringInput) (string, bool) {
+	switch v := in.(type) {
+	case pulumi.String:
+		return string(v), true
+	case *pulumi.String:
+		if v != nil {
+			return string(*v), true
+		}
+	}
+	return "", false
+}
+
+// Plan checks the jobs of args and applies their defaults: it returns the
+// Jobs grouped by wave, in ascending wave order (gaps allowed; Jobs of one
+// wave keep their order), and adds every problem found to p, keys as
+// prefix + "[i].field" (prefix is the key of the job list: "jobs" for the
+// component's own args, "preDeploy" for a Release's). name is
+// the component's name, which every Job's resource name starts with; stack
+// decides whether images must be pinned (check.IsProduction).
+func Plan(p *check.Problems, prefix, name, stack string, args *Args) []Wave {
+	if args == nil {
+		args = &Args{}
+	}
+	var jobs []Planned
+	seen := map[string]int{}
+	for i, ja := range args.Jobs {
+		key := fmt.Sprintf("%s[%d]", prefix, i)
+		j := Planned{
+			Name: ja.Name, Command: ja.Command, Args: ja.Args, Env: ja.Env, Wave: ja.Wave,
+			Rerun: cmp.Or(ja.Rerun, OnChange), Timeout: DefaultTimeout, BackoffLimit: DefaultBackoffLimit,
+			Resources: ja.Resources.WithDefaults(args.Resources), Annotations: ja.Annotations,
+		}
+		if ja.Name == "" {
+			p.Add(key+".name", "required; a DNS-1123 label, e.g. migrate-schema")
+		} else {
+			check.JobName(p, key+".name", name+"-", ja.Name)
+			if prev, dup := seen[ja.Name]; dup {
+				p.Add(key+".name", "%q is already the name of %s[%d]; job names must be unique", ja.Name, prefix, prev)
+			} else {
+				seen[ja.Name] = i
+			}
+		}
+		switch {
+		case len(ja.Command) == 0:
+			p.Add(key+".command", `required; a non-empty list, e.g. ["./migrate", "up"]`)
+		case strings.TrimSpace(ja.Command[0]) == "":
+			p.Add(key+".command[0]", `must not be empty: it is the program the Job runs, e.g. "./migrate"`)
+		}
+		switch {
+		case ja.Image != "":
+			j.Image = pulumi.String(ja.Image)
+			check.Image(p, key+".image", ja.Image, stack)
+		case args.Image == nil:
+			p.Add(key+".image", "required when the component has no image; set image here or on the component")
+		}
+		check.WaveRange().Int(p, key+".wave", ja.Wave)
+		if !slices.Contains(Reruns(), j.Rerun) {
+			p.Add(key+".rerun", "%q is not a re-run policy; use onChange (the default), onRelease or once", j.Rerun)
+		} else if j.Rerun == OnRelease && args.Release == nil {
+			p.Add(key+".rerun", "onRelease needs a release id; set the release (stack config: pulumi config set release <build number or git SHA>)")
+		} else if j.Rerun == OnRelease {
+			if id, ok := Literal(args.Release); ok && id == "" {
+				p.Add(key+".rerun", "onRelease needs a release id, but the release is empty; set it to a build number or git SHA")
+			}
+		}
+		if ja.Timeout != "" {
+			if d, ok := check.Timeout(p, key+".timeout", ja.Timeout); ok {
+				j.Timeout = d
+			}
+		}
+		if ja.BackoffLimit != nil {
+			check.BackoffLimitRange().Int(p, key+".backoffLimit", *ja.BackoffLimit)
+			j.BackoffLimit = *ja.BackoffLimit
+		}
+		check.Env(p, key+".env", ja.Env)
+		ja.Resources.Check(p, key+".resources")
+		check.Annotations(p, key+".annotations", ja.Annotations)
+		jobs = append(jobs, j)
+	}
+	return groupWaves(jobs)
+}
+
+// checkArgs checks the component's own args besides its jobs.
+func checkArgs(p *check.Problems, stack string, args *Args) {
+	if args.Namespace == nil {
+		p.Add("namespace", "required; the namespace the Jobs run in")
+	} else if ns, ok := Literal(args.Namespace); ok {
+		check.Name(p, "namespace", ns, validation.IsDNS1123Label)
+	}
+	if img, ok := Literal(args.Image); ok {
+		check.Image(p, "image", img, stack)
+	}
+	args.Resources.Check(p, "resources")
+	for _, l := range []struct{ key, value string }{{"phase", args.Phase}, {"partOf", args.PartOf}} {
+		for _, msg := range validation.IsValidLabelValue(l.value) {
+			p.Add(l.key, "%q is not a valid label value: %s", l.value, msg)
+		}
+	}
+}
+
+// groupWaves groups jobs by wave, ascending; stable, so Jobs of one wave
+// keep their order.
+func groupWaves(jobs []Planned) []Wave {
+	slices.SortStableFunc(jobs, func(a, b Planned) int { return cmp.Compare(a.Wave, b.Wave) })
+	var waves []Wave
+	for _, j := range jobs {
+		if n := len(waves); n == 0 || waves[n-1].Number != j.Wave {
+			waves = append(waves, Wave{Number: j.Wave})
+		}
+		waves[len(waves)-1].Jobs = append(waves[len(waves)-1].Jobs, j)
+	}
+	return waves
+}

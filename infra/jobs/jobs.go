@@ -1,0 +1,292 @@
+// Package jobs is the Jobs component (pulumi-jobs:index:Jobs): one phase of
+// one-shot Kubernetes Jobs — database migrations before an app, smoke tests
+// after it — run in waves, re-run by policy, each run auto-named so that a
+// new run is created and awaited before the previous one is deleted.
+//
+// A Jobs component has no app of its own. It goes before or after whatever a
+// program declares with nothing but dependsOn:
+//
+//	migrations, _ := jobs.New(ctx, "migrations", &jobs.Args{…})
+//	app, _ := appsv1.NewDeployment(ctx, "app", …, pulumi.DependsOn([]pulumi.Resource{migrations}))
+//	smoke, _ := jobs.New(ctx, "smoke", &jobs.Args{…}, pulumi.DependsOn([]pulumi.Resource{app}))
+//
+// The component's own dependsOn is put on every Job it registers, so the
+// edge is in the engine's state on each Job (destroy order, --target and the
+// stack graph see it), not only on the component.
+package jobs
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
+)
+
+// Type is the component's type token.
+const Type = "pulumi-jobs:index:Jobs"
+
+// Label keys put on the Jobs and their pods.
+const (
+	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelPhase     = "pulumi-jobs/phase"
+	LabelWave      = "pulumi-jobs/wave"
+	LabelJob       = "pulumi-jobs/job"
+	LabelRerun     = "pulumi-jobs/rerun"
+)
+
+// ReplaceUnreadyAnnotation makes the Kubernetes provider replace a Job that is
+// not Complete on the next update (provider/pkg/metadata/annotations.go).
+// Without it, a Job that failed is re-awaited forever: the next `up` would
+// fail again on the same dead Job even after the cause was fixed outside the
+// Job (a database that was down, say), instead of running it again.
+const ReplaceUnreadyAnnotation = "pulumi.com/replaceUnready"
+
+// TimeoutMargin is added to a Job's active deadline to form the engine's
+// create/update timeout. Kubernetes ends the Job at its deadline with reason
+// DeadlineExceeded, which the provider reports at once; the margin only lets
+// that report arrive before the engine gives up with a vaguer timeout.
+const TimeoutMargin = time.Minute
+
+// Jobs is the pulumi-jobs:index:Jobs component.
+type Jobs struct {
+	pulumi.ResourceState
+
+	// Namespace is the namespace the Jobs run in.
+	Namespace pulumi.StringOutput `pulumi:"namespace"`
+	// JobNames are the cluster names of the current runs, in wave order.
+	JobNames pulumi.StringArrayOutput `pulumi:"jobNames"`
+	// Runs maps each job's logical name to the cluster name of its current run.
+	Runs pulumi.StringMapOutput `pulumi:"runs"`
+
+	// Waves are the registered Jobs by wave, in wave order (Go callers only).
+	Waves []WaveResources
+}
+
+// WaveResources are the Job resources of one wave.
+type WaveResources struct {
+	// Number is the wave number.
+	Number int
+	// Names are the Jobs' logical names, in order.
+	Names []string
+	// Jobs are the Job resources, in order.
+	Jobs []*batchv1.Job
+}
+
+// Resources returns every Job resource of the component.
+func (c *Jobs) Resources() []pulumi.Resource {
+	var out []pulumi.Resource
+	for _, w := range c.Waves {
+		for _, j := range w.Jobs {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// New registers a Jobs component and its Jobs. Invalid args are reported
+// all at once, as a *check.ArgsError, before anything is registered.
+//
+// The first wave depends on what the component depends on (its DependsOn
+// option); every later wave also depends on every Job of the wave before it.
+func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Jobs, error) {
+	if args == nil {
+		args = &Args{}
+	}
+	p := &check.Problems{}
+	checkArgs(p, ctx.Stack(), args)
+	waves := Plan(p, "jobs", name, ctx.Stack(), args)
+	if len(p.List) > 0 {
+		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
+	}
+	return register(ctx, name, args, waves, opts...)
+}
+
+// register registers the component for validated waves.
+func register(ctx *pulumi.Context, name string, args *Args, waves []Wave, opts ...pulumi.ResourceOption) (*Jobs, error) {
+	c := &Jobs{}
+	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
+		return nil, fmt.Errorf("registering jobs %q: %w", name, err)
+	}
+	ro, err := pulumi.NewResourceOptions(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the options of jobs %q: %w", name, err)
+	}
+	c.Namespace = args.Namespace.ToStringOutput()
+
+	after := append([]pulumi.Resource{}, ro.DependsOn...)
+	var previous []pulumi.Resource
+	names := pulumi.StringArray{}
+	runs := pulumi.StringMap{}
+	for _, w := range waves {
+		deps := append(append([]pulumi.Resource{}, after...), previous...)
+		wave := WaveResources{Number: w.Number}
+		for _, j := range w.Jobs {
+			jobOpts := []pulumi.ResourceOption{pulumi.Parent(c), pulumi.DependsOn(deps)}
+			if len(ro.Aliases) > 0 {
+				// A renamed component: pulumi-jobs before 0.2 named each Job by
+				// its bare job name under a phase component, which the
+				// component's aliases name; this finds those Jobs in state.
+				jobOpts = append(jobOpts, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(j.Name)}}))
+			}
+			for _, in := range ro.DependsOnInputs {
+				jobOpts = append(jobOpts, pulumi.DependsOnInputs(in))
+			}
+			job, err := newJob(ctx, name, j, args, jobOpts...)
+			if err != nil {
+				return nil, err
+			}
+			wave.Names = append(wave.Names, j.Name)
+			wave.Jobs = append(wave.Jobs, job)
+			runName := job.Metadata.Name().Elem()
+			names = append(names, runName)
+			runs[j.Name] = runName
+		}
+		c.Waves = append(c.Waves, wave)
+		previous = previous[:0:0]
+		for _, job := range wave.Jobs {
+			previous = append(previous, job)
+		}
+	}
+	c.JobNames = names.ToStringArrayOutput()
+	c.Runs = runs.ToStringMapOutput()
+	if err := ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"namespace": c.Namespace,
+		"jobNames":  c.JobNames,
+		"runs":      c.Runs,
+	}); err != nil {
+		return nil, fmt.Errorf("registering outputs of jobs %q: %w", name, err)
+	}
+	return c, nil
+}
+
+// ImageReplaceOnChanges are the property paths that force a Job's replacement
+// under the onChange and onRelease policies.
+func ImageReplaceOnChanges() []string {
+	return []string{
+		"spec.template.spec.containers[*].image",
+		"spec.template.spec.initContainers[*].image",
+	}
+}
+
+// rerunOptions returns the resource options that implement a Job's re-run
+// policy.
+//
+// Jobs are never given a fixed metadata.name: the provider auto-names them
+// (<name>-<8 hex>), so a replacement is create-before-delete. The new run is
+// created and awaited, dependants (the app, later waves) move on only when
+// it has completed, and only then is the previous run deleted; the last run
+// stays in the cluster with its pods, so its logs can be read until the next
+// run. A fixed name would force delete-before-replace: the previous run and
+// its logs would be gone before the new run even started, and a new run that
+// fails would leave no Job that ever succeeded.
+//
+// No ttlSecondsAfterFinished is set either: the TTL controller would delete
+// the finished Job behind Pulumi's back, and the next `pulumi refresh` would
+// drop it from state, so the following `up` would create and run it again.
+func rerunOptions(rerun string, release pulumi.StringInput) []pulumi.ResourceOption {
+	switch rerun {
+	case Once:
+		// Nothing under spec, image included, triggers a new run. A Job that
+		// never succeeded is still run again through replaceUnready.
+		return []pulumi.ResourceOption{pulumi.IgnoreChanges([]string{"spec"})}
+	case OnRelease:
+		return []pulumi.ResourceOption{
+			pulumi.ReplaceOnChanges(ImageReplaceOnChanges()),
+			pulumi.ReplacementTrigger(release),
+		}
+	default: // OnChange
+		// The provider already replaces a Job on any change under
+		// spec.template (its forceNew table); this states the policy in the
+		// program, where it is visible and tested, and keeps it if that table
+		// ever changes.
+		return []pulumi.ResourceOption{pulumi.ReplaceOnChanges(ImageReplaceOnChanges())}
+	}
+}
+
+// newJob registers one Job, named <component>-<job>.
+func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
+	deadline := int(math.Ceil(j.Timeout.Seconds()))
+	timeout := (time.Duration(deadline)*time.Second + TimeoutMargin).String()
+	opts = append(opts, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: timeout, Update: timeout}))
+	opts = append(opts, rerunOptions(j.Rerun, args.Release)...)
+
+	templateAnnotations := pulumi.StringMap{}
+	for k, v := range j.Annotations {
+		templateAnnotations[k] = pulumi.String(v)
+	}
+	labels := pulumi.StringMap{
+		LabelManagedBy: pulumi.String("pulumi"),
+		LabelWave:      pulumi.String(strconv.Itoa(j.Wave)),
+		LabelJob:       pulumi.String(j.Name),
+		LabelRerun:     pulumi.String(j.Rerun),
+	}
+	// Only stable identity in the pod template: anything there that changes
+	// makes the Job run again.
+	podLabels := pulumi.StringMap{LabelJob: pulumi.String(j.Name)}
+	if args.PartOf != "" {
+		labels[LabelPartOf] = pulumi.String(args.PartOf)
+		podLabels[LabelPartOf] = pulumi.String(args.PartOf)
+	}
+	if args.Phase != "" {
+		labels[LabelPhase] = pulumi.String(args.Phase)
+		podLabels[LabelPhase] = pulumi.String(args.Phase)
+	}
+	image := j.Image
+	if image == nil {
+		image = args.Image
+	}
+	var jobArgs pulumi.StringArrayInput
+	if len(j.Args) > 0 {
+		jobArgs = pulumi.ToStringArray(j.Args)
+	}
+
+	job, err := batchv1.NewJob(ctx, component+"-"+j.Name, &batchv1.JobArgs{
+		Metadata: metav1.ObjectMetaArgs{
+			Namespace:   args.Namespace,
+			Labels:      labels,
+			Annotations: pulumi.StringMap{ReplaceUnreadyAnnotation: pulumi.String("true")},
+		},
+		Spec: batchv1.JobSpecArgs{
+			BackoffLimit:          pulumi.Int(j.BackoffLimit),
+			ActiveDeadlineSeconds: pulumi.Int(deadline),
+			// A pod is replaced only once it has failed, never while a
+			// terminating one may still be writing to the database.
+			PodReplacementPolicy: pulumi.String("Failed"),
+			Parallelism:          pulumi.Int(1),
+			Completions:          pulumi.Int(1),
+			Template: corev1.PodTemplateSpecArgs{
+				Metadata: metav1.ObjectMetaArgs{Labels: podLabels, Annotations: templateAnnotations},
+				Spec: corev1.PodSpecArgs{
+					RestartPolicy:                pulumi.String("Never"),
+					AutomountServiceAccountToken: pulumi.Bool(false),
+					EnableServiceLinks:           pulumi.Bool(false),
+					SecurityContext:              pod.Security(),
+					Volumes:                      pod.TmpVolumes(),
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:            pulumi.String(j.Name),
+						Image:           image,
+						Command:         pulumi.ToStringArray(j.Command),
+						Args:            jobArgs,
+						Env:             pod.Env(j.Env, args.DatabaseSecret),
+						Resources:       j.Resources.Args(),
+						SecurityContext: pod.ContainerSecurity(),
+						VolumeMounts:    pod.TmpMounts(),
+					}},
+				},
+			},
+		},
+	}, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("registering job %q of %q: %w", j.Name, component, err)
+	}
+	return job, nil
+}
