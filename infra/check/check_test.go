@@ -138,7 +138,9 @@ func TestRulesAccept(t *testing.T) {
 		{"latest in dev", func(p *check.Problems) { check.Image(p, "k", "ghcr.io/acme/shop:latest", "dev") }},
 		{"latest in product-demo", func(p *check.Problems) { check.Image(p, "k", "ghcr.io/acme/shop:latest", "product-demo") }},
 		{"untagged in acme/pulumi-jobs/product-demo", func(p *check.Problems) { check.Image(p, "k", "shop", "acme/pulumi-jobs/product-demo") }},
-		{"digest in prod", func(p *check.Problems) { check.Image(p, "k", "ghcr.io/acme/shop@sha256:"+strings.Repeat("ab", 32), "prod") }},
+		{"digest in prod", func(p *check.Problems) {
+			check.Image(p, "k", "ghcr.io/acme/shop@sha256:"+strings.Repeat("ab", 32), "prod")
+		}},
 		{"version tag in prod", func(p *check.Problems) { check.Image(p, "k", "ghcr.io/acme/shop:1.4.2", "prod") }},
 		{"timeout 1ms", func(p *check.Problems) { check.Timeout(p, "k", "1ms") }},
 		{"timeout 168h", func(p *check.Problems) { check.Timeout(p, "k", "168h") }},
