@@ -14,12 +14,16 @@ PULUMI_VERSION := v3.259.0
 K8S_VERSION    := v1.36.3
 # The Kubernetes provider we build; infra's pulumi-kubernetes SDK is the same release.
 KUBERNETES_PROVIDER_VERSION := 4.25.0
+# The Pulumi YAML language host, for plain `pulumi up` of the YAML examples.
+YAML_VERSION := v1.25.0
+# Our component provider's version (the package users add).
+PULUMI_JOBS_VERSION := 0.2.0
 
 export KWOK_WORKDIR := $(STATE)/kwok
 KUBECONFIG_FILE     := $(STATE)/kubeconfig
 
 # The workspace's modules (go.work); tools/ is never among them.
-MODULES := ./infra/... ./deploy/... ./tests/...
+MODULES := ./infra/... ./deploy/... ./provider/... ./tests/...
 
 PULUMI_LDFLAGS := -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$(PULUMI_VERSION)
 K8S_LDFLAGS    := -X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=36
@@ -40,8 +44,8 @@ help: ## list the targets
 # --- toolchain: built from the pinned modules in tools/, only when missing or stale ---
 
 .PHONY: tools
-tools: $(BIN)/pulumi $(BIN)/pulumi-resource-kubernetes $(addprefix $(BIN)/,$(CLUSTER_TOOLS)) ## build the pinned Pulumi CLI, Kubernetes provider and local control plane into bin/
-	@echo "toolchain ready in bin/ (pulumi $(PULUMI_VERSION), pulumi-resource-kubernetes v$(KUBERNETES_PROVIDER_VERSION), kubernetes $(K8S_VERSION))"
+tools: $(BIN)/pulumi $(BIN)/pulumi-language-yaml $(BIN)/pulumi-resource-kubernetes $(BIN)/pulumi-resource-pulumi-jobs $(addprefix $(BIN)/,$(CLUSTER_TOOLS)) ## build the pinned Pulumi CLI, YAML host, Kubernetes provider, our component provider and local control plane into bin/
+	@echo "toolchain ready in bin/ (pulumi $(PULUMI_VERSION), pulumi-language-yaml $(YAML_VERSION), pulumi-resource-kubernetes v$(KUBERNETES_PROVIDER_VERSION), pulumi-resource-pulumi-jobs v$(PULUMI_JOBS_VERSION), kubernetes $(K8S_VERSION))"
 
 $(BIN)/pulumi: tools/pulumi/go.mod tools/pulumi/go.sum
 	@start=$$(date +%s); cd tools/pulumi && GOWORK=off go build -ldflags '$(PULUMI_LDFLAGS)' -o $@ github.com/pulumi/pulumi/pkg/v3/cmd/pulumi; \
@@ -54,6 +58,24 @@ $(BIN)/pulumi-resource-kubernetes: tools/kubernetes/go.mod tools/kubernetes/go.s
 	GOWORK=off go run ./gen $(KUBERNETES_PROVIDER_VERSION) . || exit 1; \
 	CGO_ENABLED=0 GOWORK=off go build -ldflags '-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$(KUBERNETES_PROVIDER_VERSION)' -o $@ . || exit 1; \
 	echo "built bin/pulumi-resource-kubernetes v$(KUBERNETES_PROVIDER_VERSION) in $$(( $$(date +%s) - start ))s"
+
+# The YAML language host for `runtime: yaml` programs; the CLI finds it next to
+# itself in bin/, with or without PULUMI_IGNORE_AMBIENT_PLUGINS.
+$(BIN)/pulumi-language-yaml: tools/yaml/go.mod tools/yaml/go.sum
+	@start=$$(date +%s); cd tools/yaml && CGO_ENABLED=0 GOWORK=off go build -ldflags '-X github.com/pulumi/pulumi-yaml/pkg/version.Version=$(YAML_VERSION)' -o $@ github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml || exit 1; \
+	echo "built bin/pulumi-language-yaml $(YAML_VERSION) in $$(( $$(date +%s) - start ))s"
+
+# Our component provider: the library's Release and Jobs for every language.
+# Its schema is committed (provider/schema.json); a test keeps the two equal.
+PROVIDER_SOURCES := provider/go.mod provider/go.sum $(shell find provider infra -name '*.go' -not -name '*_test.go' 2>/dev/null) infra/go.mod infra/go.sum
+$(BIN)/pulumi-resource-pulumi-jobs: $(PROVIDER_SOURCES)
+	@start=$$(date +%s); CGO_ENABLED=0 go build -ldflags '-X main.Version=$(PULUMI_JOBS_VERSION)' -o $@ ./provider || exit 1; \
+	echo "built bin/pulumi-resource-pulumi-jobs v$(PULUMI_JOBS_VERSION) in $$(( $$(date +%s) - start ))s"
+
+.PHONY: schema
+schema: $(BIN)/pulumi $(BIN)/pulumi-resource-pulumi-jobs ## write provider/schema.json from the component provider
+	@$(BIN)/pulumi package get-schema $(BIN)/pulumi-resource-pulumi-jobs > provider/schema.json.tmp && mv provider/schema.json.tmp provider/schema.json
+	@echo "wrote provider/schema.json"
 
 $(addprefix $(BIN)/,$(CLUSTER_TOOLS)): $(BIN)/%: tools/cluster/go.mod tools/cluster/go.sum
 	@start=$$(date +%s); cd tools/cluster && CGO_ENABLED=0 GOWORK=off go build -ldflags '$(K8S_LDFLAGS)' -o $@ $(pkg.$*); \
@@ -124,12 +146,12 @@ deploy-settings: tools driver ## Pulumi Deployments push-to-deploy settings: STA
 
 .PHONY: vet
 vet: ## gofmt and go vet over every module of the workspace
-	@bad=$$(gofmt -l infra deploy tests tools); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
+	@bad=$$(gofmt -l infra deploy provider tests tools examples); if [ -n "$$bad" ]; then echo "gofmt needed:"; echo "$$bad"; exit 1; fi
 	@go vet $(MODULES)
 
 .PHONY: test
 test: tools $(STATE)/kwok.yaml vet ## unit tests, then end-to-end tests on the real engine and a local cluster
-	@go test -count=1 ./infra/... ./deploy/...
+	@go test -count=1 ./infra/... ./deploy/... ./provider/...
 	@PULUMI_JOBS_BIN=$(BIN) PULUMI_JOBS_E2E=require go test -count=1 -timeout 30m -v ./tests/...
 
 .PHONY: bench

@@ -24,17 +24,16 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
 // jobsOf returns the release's Jobs in the cluster by their config name.
 func jobsOf(t *testing.T, c kubernetes.Interface, ns string) map[string][]batchv1.Job {
 	t.Helper()
-	list, err := c.BatchV1().Jobs(ns).List(context.Background(), listOpts(release.LabelJob))
+	list, err := c.BatchV1().Jobs(ns).List(context.Background(), listOpts(labelJob))
 	require.NoError(t, err)
 	out := map[string][]batchv1.Job{}
 	for _, j := range list.Items {
-		out[j.Labels[release.LabelJob]] = append(out[j.Labels[release.LabelJob]], j)
+		out[j.Labels[labelJob]] = append(out[j.Labels[labelJob]], j)
 	}
 	return out
 }
@@ -67,7 +66,19 @@ func sequences(evts []events.EngineEvent) (started, finished map[string]int) {
 	return started, finished
 }
 
-const jobT = "kubernetes:batch/v1:Job::"
+// The labels every release puts on its Jobs, as literals: the tests pin them.
+const (
+	labelJob    = "pulumi-jobs/job"
+	labelPartOf = "app.kubernetes.io/part-of"
+)
+
+// jobT is the start of the sequences key of a Job; a release named shop
+// names its Jobs shop-pre-deploy-<job> and shop-post-deploy-<job>.
+const (
+	jobT     = "kubernetes:batch/v1:Job::"
+	preJobT  = jobT + "shop-pre-deploy-"
+	postJobT = jobT + "shop-post-deploy-"
+)
 
 // TestOrderAndPodSecurity: wave k+1 starts after wave k completed, the new
 // ReplicaSet after the last migration, post-deploy Jobs after the
@@ -103,15 +114,15 @@ func TestOrderAndPodSecurity(t *testing.T) {
 	// The engine's own record is strictly ordered (timestamps above have a
 	// resolution of one second).
 	started, finished := sequences(res.Events)
-	assert.Greater(t, started[jobT+"c"], finished[jobT+"a"])
-	assert.Greater(t, started[jobT+"c"], finished[jobT+"b"])
+	assert.Greater(t, started[preJobT+"c"], finished[preJobT+"a"])
+	assert.Greater(t, started[preJobT+"c"], finished[preJobT+"b"])
 	dk := "kubernetes:apps/v1:Deployment::shop"
 	for _, pre := range []string{"a", "b", "c"} {
-		assert.Greater(t, started[dk], finished[jobT+pre], "the Deployment started before %s finished", pre)
+		assert.Greater(t, started[dk], finished[preJobT+pre], "the Deployment started before %s finished", pre)
 	}
-	assert.Greater(t, started[jobT+"p"], finished[dk])
-	assert.Greater(t, started[jobT+"p"], finished["kubernetes:core/v1:Service::shop"])
-	assert.Greater(t, started[jobT+"q"], finished[jobT+"p"])
+	assert.Greater(t, started[postJobT+"p"], finished[dk])
+	assert.Greater(t, started[postJobT+"p"], finished["kubernetes:core/v1:Service::shop"])
+	assert.Greater(t, started[postJobT+"q"], finished[postJobT+"p"])
 
 	ns, err := c.CoreV1().Namespaces().Get(ctx, r.namespace, metav1.GetOptions{})
 	require.NoError(t, err)
@@ -140,8 +151,8 @@ func TestParallelWave(t *testing.T) {
 	assert.True(t, x.Status.StartTime.Time.Before(y.Status.CompletionTime.Time) && y.Status.StartTime.Time.Before(x.Status.CompletionTime.Time),
 		"x ran %s–%s, y ran %s–%s: the intervals must overlap", x.Status.StartTime, x.Status.CompletionTime, y.Status.StartTime, y.Status.CompletionTime)
 	started, finished := sequences(res.Events)
-	assert.Less(t, started[jobT+"y"], finished[jobT+"x"], "y started before x finished")
-	assert.Less(t, started[jobT+"x"], finished[jobT+"y"], "x started before y finished")
+	assert.Less(t, started[preJobT+"y"], finished[preJobT+"x"], "y started before x finished")
+	assert.Less(t, started[preJobT+"x"], finished[preJobT+"y"], "x started before y finished")
 }
 
 // TestRerunPolicies: a new image re-runs onChange Jobs exactly once and
@@ -310,10 +321,10 @@ func TestSecretStaysSecret(t *testing.T) {
 		assert.NotContains(t, r.progress.String(), s, "progress")
 		assert.NotContains(t, string(stackFile), s, "stack file")
 	}
-	secrets, err := e.cluster.Client.CoreV1().Secrets(r.namespace).List(ctx, listOpts(release.LabelPartOf+"=shop"))
+	secrets, err := e.cluster.Client.CoreV1().Secrets(r.namespace).List(ctx, listOpts(labelPartOf+"=shop"))
 	require.NoError(t, err)
 	require.Len(t, secrets.Items, 1)
-	assert.Equal(t, url, string(secrets.Items[0].Data[config.DatabaseURLEnv]))
+	assert.Equal(t, url, string(secrets.Items[0].Data["DATABASE_URL"]))
 }
 
 // TestPreviewMatchesUp: the steps a preview announces are the steps the

@@ -12,8 +12,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
 // TestFirstUpThenNoChange releases the shipped dev stack: the first up
@@ -37,10 +35,9 @@ func TestFirstUpThenNoChange(t *testing.T) {
 	}
 	assert.Equal(t, map[string]int{
 		"pulumi:pulumi:Stack":           1,
-		release.ReleaseType:             1,
-		release.PreDeployType:           1,
-		release.DeployType:              1,
-		release.PostDeployType:          1,
+		"pulumi-jobs:index:Release":     1,
+		"pulumi-jobs:index:Jobs":        2,
+		"pulumi-jobs:index:App":         1,
 		"kubernetes:core/v1:Namespace":  1,
 		"kubernetes:batch/v1:Job":       5,
 		"kubernetes:apps/v1:Deployment": 1,
@@ -51,7 +48,7 @@ func TestFirstUpThenNoChange(t *testing.T) {
 	ns, err := client.CoreV1().Namespaces().Get(ctx, r.namespace, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "restricted", ns.Labels["pod-security.kubernetes.io/enforce"])
-	jobs, err := client.BatchV1().Jobs(r.namespace).List(ctx, listOpts(release.LabelPartOf+"=shop"))
+	jobs, err := client.BatchV1().Jobs(r.namespace).List(ctx, listOpts(labelPartOf+"=shop"))
 	require.NoError(t, err)
 	require.Len(t, jobs.Items, 5)
 	uids := map[types.UID]bool{}
@@ -71,7 +68,7 @@ func TestFirstUpThenNoChange(t *testing.T) {
 		assert.Equal(t, apitype.OpSame, op, "second up: %s", urn)
 	}
 	assert.Equal(t, map[apitype.OpType]int{apitype.OpSame: 13}, summary(t, second.Events), "a second up changes nothing")
-	after, err := client.BatchV1().Jobs(r.namespace).List(ctx, listOpts(release.LabelPartOf+"=shop"))
+	after, err := client.BatchV1().Jobs(r.namespace).List(ctx, listOpts(labelPartOf+"=shop"))
 	require.NoError(t, err)
 	require.Len(t, after.Items, 5, "no Job was created by the second up")
 	for _, j := range after.Items {
