@@ -40,13 +40,23 @@ type Monitor struct {
 	stack string
 	mu    sync.Mutex
 	regs  []Registration
+	seen  map[string]bool
 }
 
 // NewResource records the registration and answers with the inputs as
-// outputs, auto-naming Kubernetes objects that have no metadata.name.
+// outputs, auto-naming Kubernetes objects that have no metadata.name. Like
+// the engine, it refuses a second registration of one URN.
 func (m *Monitor) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	urn := m.urn(args)
 	m.mu.Lock()
+	if m.seen[urn] {
+		m.mu.Unlock()
+		return "", nil, fmt.Errorf("duplicate resource URN '%s'; try giving it a unique name", urn)
+	}
+	if m.seen == nil {
+		m.seen = map[string]bool{}
+	}
+	m.seen[urn] = true
 	m.regs = append(m.regs, Registration{MockResourceArgs: args, URN: urn})
 	m.mu.Unlock()
 	outs := args.Inputs.Copy()
@@ -189,7 +199,7 @@ func readYAML(path string, out any) error {
 }
 
 // Source serves a Config as the config.Source of one stack, so tests can
-// compute the spec the program sees.
+// compute the release.Plan the program sees.
 type Source struct {
 	Config
 	// StackName is the stack's name.
