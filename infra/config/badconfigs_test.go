@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/internal/pulumitest"
 )
@@ -56,31 +57,10 @@ func TestUnknownKeys(t *testing.T) {
 	}
 }
 
-func TestIsProduction(t *testing.T) {
-	for stack, want := range map[string]bool{
-		"prod": true, "production": true, "prod-eu": true, "prod_eu": true, "prod.eu": true, "prod2": true,
-		"production-eu": true, "production2": true, "PROD": true, "Prod-EU": true,
-		"acme/pulumi-jobs/prod": true, "acme/pulumi-jobs/prod-eu": true,
-		"product-demo": false, "products": false, "prodigy": false, "productions": false, "preprod": false,
-		"eu-prod": false, "dev": false, "": false, "acme/prod/dev": false, "prod/pulumi-jobs/staging": false,
-	} {
-		assert.Equal(t, want, config.IsProduction(stack), stack)
-	}
-}
-
-func TestIsSystemNamespace(t *testing.T) {
-	for ns, want := range map[string]bool{
-		"default": true, "kube-system": true, "kube-public": true, "kube-node-lease": true, "kube-anything": true,
-		"kube": false, "kubernetes-apps": false, "defaults": false, "shop": false,
-	} {
-		assert.Equal(t, want, config.IsSystemNamespace(ns), ns)
-	}
-}
-
 func TestStackFile(t *testing.T) {
 	assert.Equal(t, "Pulumi.dev.yaml", config.StackFile("dev"))
 	assert.Equal(t, "Pulumi.prod.yaml", config.StackFile("acme/pulumi-jobs/prod"))
-	assert.Equal(t, "prod", config.StackName("acme/pulumi-jobs/prod"))
+	assert.Equal(t, "prod", check.StackName("acme/pulumi-jobs/prod"))
 	err := &config.Error{Stack: "acme/pulumi-jobs/prod", Problems: []config.Problem{{Key: "pulumi-jobs:namespace", Message: "required"}}}
 	assert.Equal(t, "stack \"acme/pulumi-jobs/prod\": 1 invalid config value(s); nothing was deployed. Fix them with `pulumi config set` or in Pulumi.prod.yaml:\n  - pulumi-jobs:namespace: required",
 		err.Error())

@@ -31,11 +31,11 @@ func TestDefaults(t *testing.T) {
 	}
 	assert.True(t, plan.CreateNamespace)
 	assert.Nil(t, plan.Args.DatabaseURL)
-	assert.Equal(t, release.App{
+	assert.Equal(t, release.AppPlan{
 		Name: "shop", Replicas: 1, Port: 8080, Env: map[string]string{"A": "1", "B": "2", "C": "3"}, Resources: resources,
 	}, plan.App)
 	assert.Empty(t, plan.PreDeploy)
-	assert.Equal(t, []jobs.Wave{{Number: 0, Jobs: []jobs.Job{{
+	assert.Equal(t, []jobs.Wave{{Number: 0, Jobs: []jobs.Planned{{
 		Name: "smoke", Command: []string{"smoke"}, Wave: 0, Rerun: "onChange", BackoffLimit: 2, Timeout: 10 * time.Minute,
 		Resources: resources,
 	}}}}, plan.PostDeploy)
