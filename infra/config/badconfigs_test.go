@@ -6,7 +6,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/internal/pulumitest"
 )
@@ -60,7 +59,6 @@ func TestUnknownKeys(t *testing.T) {
 func TestStackFile(t *testing.T) {
 	assert.Equal(t, "Pulumi.dev.yaml", config.StackFile("dev"))
 	assert.Equal(t, "Pulumi.prod.yaml", config.StackFile("acme/pulumi-jobs/prod"))
-	assert.Equal(t, "prod", check.StackName("acme/pulumi-jobs/prod"))
 	err := &config.Error{Stack: "acme/pulumi-jobs/prod", Problems: []config.Problem{{Key: "pulumi-jobs:namespace", Message: "required"}}}
 	assert.Equal(t, "stack \"acme/pulumi-jobs/prod\": 1 invalid config value(s); nothing was deployed. Fix them with `pulumi config set` or in Pulumi.prod.yaml:\n  - pulumi-jobs:namespace: required",
 		err.Error())

@@ -143,14 +143,17 @@ func badConfigs() []badConfig {
 		{"null job first", "dev", setRaw(config.KeyPostDeploy, "[null]"), pst0, "is an empty job"},
 
 		// job.name
-		{"job name missing", "dev", func(d *draft) { delete(d.pre[0], "name") }, pre0 + ".name", "required; a DNS-1123 label of at most 54 characters"},
+		{"job name missing", "dev", func(d *draft) { delete(d.pre[0], "name") }, pre0 + ".name", "required; a DNS-1123 label, e.g. migrate-schema"},
 		{"job name with capitals", "dev", preField("name", "Migrate"), pre0 + ".name", "a lowercase RFC 1123 label"},
-		{"job name 55 characters", "dev", preField("name", strings.Repeat("m", 55)), pre0 + ".name", "must be no more than 54 characters, got 55"},
-		{"job name 64 characters", "dev", preField("name", strings.Repeat("m", 64)), pre0 + ".name", "must be no more than 54 characters, got 64"},
+		{"job name 39 characters, 55 with shop-pre-deploy-", "dev", preField("name", strings.Repeat("m", 39)), pre0 + ".name",
+			`with the prefix "shop-pre-deploy-" it must be no more than 54 characters, got 55`},
+		{"job name 38 characters, 55 with shop-post-deploy-", "dev", postField("name", strings.Repeat("s", 38)), pst0 + ".name",
+			`with the prefix "shop-post-deploy-" it must be no more than 54 characters, got 55`},
+		{"job name 64 characters", "dev", preField("name", strings.Repeat("m", 64)), pre0 + ".name", "must be no more than 54 characters, got 80"},
 		{"job name starting with a dash", "dev", postField("name", "-smoke"), pst0 + ".name", "is not a valid name"},
 		{"duplicate job name within a phase", "dev", func(d *draft) {
 			d.pre = append(d.pre, map[string]any{"name": "migrate", "command": []string{"x"}})
-		}, "pulumi-jobs:preDeploy[1].name", `"migrate" is already the name of pulumi-jobs:preDeploy[0]`},
+		}, "pulumi-jobs:preDeploy[1].name", `"migrate" is already the name of preDeploy[0]; job names must be unique`},
 
 		// job.command, job.image
 		{"command missing", "dev", func(d *draft) { delete(d.post[0], "command") }, pst0 + ".command", "required"},
@@ -187,7 +190,7 @@ func badConfigs() []badConfig {
 		{"annotation name part 64 characters", "dev", preField("annotations", map[string]any{strings.Repeat("k", 64): "x"}), pre0 + `.annotations["` + strings.Repeat("k", 64) + `"]`, "not a valid annotation key: name part must be no more than 63 bytes"},
 		{"annotations of two 130 KiB values", "dev", postField("annotations", map[string]any{"a": strings.Repeat("x", 130*1024), "b": strings.Repeat("y", 130*1024)}),
 			pst0 + ".annotations", "keys and values total 266242 bytes, more than Kubernetes' limit of 262144 bytes (256 KiB)"},
-		{"job unknown key", "dev", preField("retries", 3), pre0 + ".retries", "unknown key; the valid keys here are annotations, backoffLimit"},
+		{"job unknown key", "dev", preField("retries", 3), pre0 + ".retries", "unknown key; the valid keys here are annotations, args, backoffLimit, command, env, image, name, resources, rerun, timeout, wave"},
 
 		// databaseUrl
 		{"databaseUrl in plaintext", "dev", func(d *draft) { d.values[config.Key(config.KeyDatabaseURL)] = "postgres://x" },
@@ -224,7 +227,7 @@ func TestBadConfigsAreRefused(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			d := newDraft()
 			c.mutate(d)
-			refused(t, c.stack, d.config(t), c.key, c.msg)
+			refused(t, c.stack, d.config(t), c.key, c.msg, regressions[c.name]...)
 		})
 	}
 }
@@ -257,7 +260,8 @@ func TestEdgeConfigsAreAccepted(t *testing.T) {
 		{"zero requests", "dev", func(d *draft) {
 			d.app["resources"] = map[string]any{"requests": map[string]any{"cpu": "0", "memory": "0"}}
 		}},
-		{"54-character job name", "dev", postField("name", strings.Repeat("s", 54))},
+		{"38-character pre-deploy job name, 54 with shop-pre-deploy-", "dev", preField("name", strings.Repeat("m", 38))},
+		{"37-character post-deploy job name, 54 with shop-post-deploy-", "dev", postField("name", strings.Repeat("s", 37))},
 		{"63-character namespace", "dev", setNS(strings.Repeat("n", 63))},
 		{"namespace kube", "dev", setNS("kube")},
 		{"namespace defaults", "dev", setNS("defaults")},

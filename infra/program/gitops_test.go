@@ -11,13 +11,12 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/internal/pulumitest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/program"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
 func gitopsConfig(t *testing.T, gitops map[string]any) pulumitest.Config {
 	t.Helper()
 	cfg := minimal()
-	require.NoError(t, cfg.SetObject(config.Key(config.KeyGitOps), gitops))
+	require.NoError(t, cfg.SetObject("pulumi-jobs:gitops", gitops))
 	return cfg
 }
 
@@ -36,8 +35,9 @@ func TestGitOpsHandOver(t *testing.T) {
 		}
 	}
 	require.NotEmpty(t, stack.URN, "a pulumi.com/v1 Stack is declared")
-	gitops := r.find(release.GitOpsType, "shop-gitops")
-	assert.Equal(t, r.find(release.ReleaseType, "shop").URN, gitops.RegisterRPC.GetParent())
+	gitops := r.find("pulumi-jobs:index:GitOps", "shop-gitops")
+	assert.Equal(t, "urn:pulumi:bootstrap::pulumi-jobs::pulumi-jobs:index:Release::shop", gitops.RegisterRPC.GetParent())
+	assert.Equal(t, "urn:pulumi:bootstrap::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:GitOps::shop-gitops", gitops.URN)
 	assert.Equal(t, gitops.URN, stack.RegisterRPC.GetParent())
 
 	spec := prop(t, stack.Inputs, "spec").ObjectValue()
@@ -49,10 +49,10 @@ func TestGitOpsHandOver(t *testing.T) {
 	assert.Equal(t, "shop-pulumi-operator", spec["serviceAccountName"].StringValue())
 	assert.False(t, spec["destroyOnFinalize"].BoolValue(), "deleting the Stack object must not destroy the release")
 	assert.True(t, spec["refresh"].BoolValue())
-	assert.Equal(t, float64(release.RetryMaxBackoffSeconds), spec["retryMaxBackoffDurationSeconds"].NumberValue())
+	assert.Equal(t, float64(3600), spec["retryMaxBackoffDurationSeconds"].NumberValue())
 	assert.Equal(t, "Secret", prop(t, stack.Inputs, "spec.envRefs.PULUMI_ACCESS_TOKEN.type").StringValue())
 	assert.Equal(t, "pulumi-api", prop(t, stack.Inputs, "spec.envRefs.PULUMI_ACCESS_TOKEN.secret.name").StringValue())
-	assert.Equal(t, release.AccessTokenKey, prop(t, stack.Inputs, "spec.envRefs.PULUMI_ACCESS_TOKEN.secret.key").StringValue())
+	assert.Equal(t, "accessToken", prop(t, stack.Inputs, "spec.envRefs.PULUMI_ACCESS_TOKEN.secret.key").StringValue())
 	for _, forbidden := range []string{"accessTokenSecret", "envSecrets", "secrets"} {
 		_, has := spec[resource.PropertyKey(forbidden)]
 		assert.False(t, has, "the deprecated %s is not used", forbidden)

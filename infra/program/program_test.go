@@ -16,7 +16,6 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/outputs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/program"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/spec"
 )
 
 const (
@@ -33,23 +32,24 @@ const (
 type result struct {
 	t    *testing.T
 	regs []pulumitest.Registration
-	spec spec.Release
+	// plan is what config.Load made of the config: input for outputs.Mermaid only.
+	plan release.Plan
 }
 
 func runStack(t *testing.T, stack string, cfg pulumitest.Config) result {
 	t.Helper()
-	s, err := config.Load(pulumitest.Source{Config: cfg, StackName: stack})
+	plan, err := config.Load(pulumitest.Source{Config: cfg, StackName: stack})
 	require.NoError(t, err)
 	m, err := pulumitest.Run(program.Run, stack, cfg)
 	require.NoError(t, err)
-	return result{t: t, regs: m.Registrations(), spec: s}
+	return result{t: t, regs: m.Registrations(), plan: plan}
 }
 
 func shippedStack(t *testing.T, stack string) pulumitest.Config {
 	t.Helper()
 	cfg, err := pulumitest.LoadStack(repoRoot, stack)
 	require.NoError(t, err)
-	cfg.SetSecret(config.Key(config.KeyDatabaseURL), databaseURL)
+	cfg.SetSecret("pulumi-jobs:databaseUrl", databaseURL)
 	return cfg
 }
 
@@ -62,6 +62,25 @@ func (r result) find(typ, name string) pulumitest.Registration {
 	}
 	require.FailNowf(r.t, "not registered", "%s %q", typ, name)
 	return pulumitest.Registration{}
+}
+
+func (r result) byURN(urn string) pulumitest.Registration {
+	r.t.Helper()
+	for _, reg := range r.regs {
+		if reg.URN == urn {
+			return reg
+		}
+	}
+	require.FailNowf(r.t, "not registered", "%s", urn)
+	return pulumitest.Registration{}
+}
+
+func (r result) urns() []string {
+	var out []string
+	for _, reg := range r.regs {
+		out = append(out, reg.URN)
+	}
+	return out
 }
 
 func (r result) ofType(typ string) []pulumitest.Registration {
@@ -99,100 +118,185 @@ func prop(t *testing.T, pm resource.PropertyMap, path string) resource.PropertyV
 	return v
 }
 
+// shippedJob is what a job of a shipped stack must register, spelled out.
+type shippedJob struct {
+	name, rerun, trigger, timeout string
+	wave, backoffLimit, deadline  int
+	deps                          []string
+}
+
+// shippedRelease is what a shipped stack must register, spelled out.
+type shippedRelease struct {
+	namespace, namespaceAlias string
+	replicas                  int
+	resources                 map[string]any
+	pre, post                 []shippedJob
+}
+
+// The URNs of the release shop of the shipped stacks; %s is the stack.
+const (
+	relURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release::shop"
+	nsURN     = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$kubernetes:core/v1:Namespace::shop"
+	secURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$kubernetes:core/v1:Secret::shop-database"
+	preURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs::shop-pre-deploy"
+	appURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App::shop-app"
+	depURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::shop"
+	svcURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:core/v1:Service::shop"
+	postURN   = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs::shop-post-deploy"
+	schemaURN = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-migrate-schema"
+	indexURN  = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-migrate-search-index"
+	seedURN   = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-seed-reference-data"
+	warmURN   = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-post-deploy-warm-cache"
+	smokeURN  = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-post-deploy-smoke-test"
+)
+
+func shippedReleases() map[string]shippedRelease {
+	return map[string]shippedRelease{
+		"dev": {
+			namespace: "shop-dev", namespaceAlias: "shop-dev", replicas: 2,
+			resources: map[string]any{
+				"requests": map[string]any{"cpu": "100m", "memory": "128Mi"},
+				"limits":   map[string]any{"cpu": "500m", "memory": "256Mi"},
+			},
+			pre: []shippedJob{
+				{name: "migrate-schema", rerun: "onChange", timeout: "6m0s", wave: 0, backoffLimit: 2, deadline: 300,
+					deps: []string{nsURN, secURN}},
+				{name: "migrate-search-index", rerun: "onChange", timeout: "6m0s", wave: 0, backoffLimit: 2, deadline: 300,
+					deps: []string{nsURN, secURN}},
+				{name: "seed-reference-data", rerun: "once", timeout: "11m0s", wave: 1, backoffLimit: 2, deadline: 600,
+					deps: []string{nsURN, secURN, schemaURN, indexURN}},
+			},
+			post: []shippedJob{
+				{name: "warm-cache", rerun: "onChange", timeout: "11m0s", wave: 0, backoffLimit: 2, deadline: 600,
+					deps: []string{nsURN, secURN, depURN, svcURN}},
+				{name: "smoke-test", rerun: "onRelease", trigger: "dev-1", timeout: "3m0s", wave: 1, backoffLimit: 0, deadline: 120,
+					deps: []string{nsURN, secURN, depURN, svcURN, warmURN}},
+			},
+		},
+		"prod": {
+			namespace: "shop", replicas: 3,
+			resources: map[string]any{
+				"requests": map[string]any{"cpu": "250m", "memory": "256Mi"},
+				"limits":   map[string]any{"cpu": "1", "memory": "512Mi"},
+			},
+			pre: []shippedJob{
+				{name: "migrate-schema", rerun: "onChange", timeout: "16m0s", wave: 0, backoffLimit: 1, deadline: 900,
+					deps: []string{nsURN, secURN}},
+				{name: "migrate-search-index", rerun: "onChange", timeout: "31m0s", wave: 0, backoffLimit: 2, deadline: 1800,
+					deps: []string{nsURN, secURN}},
+				{name: "seed-reference-data", rerun: "once", timeout: "11m0s", wave: 1, backoffLimit: 2, deadline: 600,
+					deps: []string{nsURN, secURN, schemaURN, indexURN}},
+			},
+			post: []shippedJob{
+				{name: "warm-cache", rerun: "onChange", timeout: "6m0s", wave: 0, backoffLimit: 2, deadline: 300,
+					deps: []string{nsURN, secURN, depURN, svcURN}},
+				{name: "smoke-test", rerun: "onRelease", trigger: "2026.11.22-1", timeout: "3m0s", wave: 1, backoffLimit: 0, deadline: 120,
+					deps: []string{nsURN, secURN, depURN, svcURN, warmURN}},
+			},
+		},
+	}
+}
+
+// stackURNs formats urns for stack.
+func stackURNs(stack string, urns ...string) []string {
+	out := make([]string, len(urns))
+	for i, u := range urns {
+		out[i] = fmt.Sprintf(u, stack)
+	}
+	return out
+}
+
 func TestShippedStacks(t *testing.T) {
-	for _, stack := range []string{"dev", "prod"} {
+	for stack, want := range shippedReleases() {
 		t.Run(stack, func(t *testing.T) {
 			r := runStack(t, stack, shippedStack(t, stack))
-			s := r.spec
-			require.NotEmpty(t, s.Waves(spec.PreDeploy), "the shipped stack should exercise pre-deploy jobs")
-			require.NotEmpty(t, s.Waves(spec.PostDeploy), "the shipped stack should exercise post-deploy jobs")
+			u := func(urn string) string { return fmt.Sprintf(urn, stack) }
 
-			rel := r.find(release.ReleaseType, s.App.Name)
-			pre := r.find(release.PreDeployType, s.App.Name+"-pre-deploy")
-			dep := r.find(release.DeployType, s.App.Name+"-deploy")
-			post := r.find(release.PostDeployType, s.App.Name+"-post-deploy")
-			for _, c := range []pulumitest.Registration{pre, dep, post} {
-				assert.Equal(t, rel.URN, c.RegisterRPC.GetParent(), "%s is a child of the Release", c.TypeToken)
-				assert.False(t, c.Custom)
+			assert.ElementsMatch(t, stackURNs(stack,
+				relURN, nsURN, secURN, preURN, schemaURN, indexURN, seedURN, appURN, depURN, svcURN, postURN, warmURN, smokeURN,
+			), r.urns())
+			for _, c := range stackURNs(stack, nsURN, secURN, preURN, appURN, postURN) {
+				assert.Equal(t, u(relURN), r.byURN(c).RegisterRPC.GetParent(), "%s is a child of the Release", c)
 			}
-
-			deployment := r.find(deploymentType, s.App.Name)
-			service := r.find(serviceType, s.App.Name)
-			ns := r.find(namespaceType, s.Namespace)
-			secret := r.find(secretType, s.App.Name+"-database")
-			assert.Equal(t, dep.URN, deployment.RegisterRPC.GetParent())
-			assert.Equal(t, dep.URN, service.RegisterRPC.GetParent())
-			assert.Equal(t, rel.URN, ns.RegisterRPC.GetParent())
-			assert.Equal(t, rel.URN, secret.RegisterRPC.GetParent())
+			for _, c := range stackURNs(stack, preURN, appURN, postURN) {
+				assert.False(t, r.byURN(c).Custom, c)
+			}
+			deployment, service := r.byURN(u(depURN)), r.byURN(u(svcURN))
+			assert.Equal(t, u(appURN), deployment.RegisterRPC.GetParent())
+			assert.Equal(t, u(appURN), service.RegisterRPC.GetParent())
 
 			t.Run("namespace enforces restricted", func(t *testing.T) {
-				labels := prop(t, ns.Inputs, "metadata.labels").Mappable()
-				for _, mode := range []string{"enforce", "warn", "audit"} {
-					assert.Equal(t, "restricted", labels.(map[string]any)["pod-security.kubernetes.io/"+mode])
+				ns := r.byURN(u(nsURN))
+				assert.Equal(t, want.namespace, prop(t, ns.Inputs, "metadata.name").StringValue())
+				assert.Equal(t, map[string]any{
+					"pod-security.kubernetes.io/enforce":         "restricted",
+					"pod-security.kubernetes.io/enforce-version": "latest",
+					"pod-security.kubernetes.io/warn":            "restricted",
+					"pod-security.kubernetes.io/audit":           "restricted",
+					"app.kubernetes.io/part-of":                  "shop",
+					"app.kubernetes.io/managed-by":               "pulumi",
+				}, prop(t, ns.Inputs, "metadata.labels").Mappable())
+				var aliases []string
+				for _, a := range ns.RegisterRPC.GetAliases() {
+					aliases = append(aliases, a.GetSpec().GetName())
+				}
+				if want.namespaceAlias == "" {
+					assert.Empty(t, aliases)
+				} else {
+					assert.Equal(t, []string{want.namespaceAlias}, aliases, "the Namespace resource was named after the namespace")
 				}
 			})
 
-			var preURNs []string
-			var waveURNs [][]string
-			for _, w := range s.Waves(spec.PreDeploy) {
-				var urns []string
-				for _, j := range w.Jobs {
-					urns = append(urns, r.find(jobType, j.Name).URN)
-				}
-				waveURNs = append(waveURNs, urns)
-				preURNs = append(preURNs, urns...)
-			}
-
+			preURNs := stackURNs(stack, schemaURN, indexURN, seedURN)
 			t.Run("deployment and service depend on every pre-deploy job", func(t *testing.T) {
-				assert.ElementsMatch(t, preURNs, r.explicitDeps(deployment))
-				assert.ElementsMatch(t, preURNs, r.explicitDeps(service))
+				assert.ElementsMatch(t, append(stackURNs(stack, nsURN, secURN), preURNs...), deployment.RegisterRPC.GetDependencies())
+				assert.ElementsMatch(t, append(stackURNs(stack, nsURN), preURNs...), service.RegisterRPC.GetDependencies())
 			})
 
-			for _, phase := range []spec.Phase{spec.PreDeploy, spec.PostDeploy} {
-				phaseURN := map[spec.Phase]string{spec.PreDeploy: pre.URN, spec.PostDeploy: post.URN}[phase]
-				var previous []string
-				for _, w := range s.Waves(phase) {
-					var current []string
-					for _, j := range w.Jobs {
-						job := r.find(jobType, j.Name)
-						current = append(current, job.URN)
-						want := slices.Clone(previous)
-						if phase == spec.PostDeploy {
-							want = append(want, deployment.URN, service.URN)
-						}
-						t.Run(fmt.Sprintf("%s wave %d %s", phase, w.Number, j.Name), func(t *testing.T) {
-							assert.Equal(t, phaseURN, job.RegisterRPC.GetParent())
-							assert.ElementsMatch(t, want, r.explicitDeps(job), "explicit dependency edges")
-							assertJob(t, job, j, s)
-						})
-					}
-					previous = current
+			for phase, list := range map[string][]shippedJob{"pre-deploy": want.pre, "post-deploy": want.post} {
+				parent := u(preURN)
+				if phase == "post-deploy" {
+					parent = u(postURN)
+				}
+				for _, j := range list {
+					t.Run(phase+" "+j.name, func(t *testing.T) {
+						job := r.find(jobType, "shop-"+phase+"-"+j.name)
+						assert.Equal(t, parent, job.RegisterRPC.GetParent())
+						assert.ElementsMatch(t, stackURNs(stack, j.deps...), job.RegisterRPC.GetDependencies())
+						assertJob(t, job, j)
+						assert.Equal(t, want.resources, prop(t, job.Inputs, "spec.template.spec.containers[0].resources").Mappable(),
+							"the app's resources are the Jobs' defaults")
+						assert.Equal(t, phase, prop(t, job.Inputs, `metadata.labels["pulumi-jobs/phase"]`).StringValue())
+					})
 				}
 			}
 
 			t.Run("app pods pass restricted", func(t *testing.T) {
 				assertRestricted(t, prop(t, deployment.Inputs, "spec.template.spec").ObjectValue())
-				assert.Equal(t, int64(0), int64(prop(t, deployment.Inputs, "spec.strategy.rollingUpdate.maxUnavailable").NumberValue()))
-				assert.Equal(t, float64(s.App.Replicas), prop(t, deployment.Inputs, "spec.replicas").NumberValue())
+				assert.Equal(t, float64(0), prop(t, deployment.Inputs, "spec.strategy.rollingUpdate.maxUnavailable").NumberValue())
+				assert.Equal(t, float64(want.replicas), prop(t, deployment.Inputs, "spec.replicas").NumberValue())
+				assert.Equal(t, want.resources, prop(t, deployment.Inputs, "spec.template.spec.containers[0].resources").Mappable())
+				assert.Equal(t, "ghcr.io/acme/shop:1.4.2", prop(t, deployment.Inputs, "spec.template.spec.containers[0].image").StringValue())
 			})
 
 			t.Run("database url stays secret", func(t *testing.T) {
+				secret := r.byURN(u(secURN))
 				v := prop(t, secret.Inputs, "stringData")
 				require.True(t, v.IsSecret(), "the Secret's stringData must be a secret value")
-				data := v.SecretValue().Element.ObjectValue()
-				assert.Equal(t, databaseURL, data[config.DatabaseURLEnv].StringValue())
+				assert.Equal(t, map[string]any{"DATABASE_URL": databaseURL}, v.SecretValue().Element.Mappable())
 				for _, reg := range r.regs {
 					assertNoPlaintext(t, reg.Name, resource.NewProperty(reg.Inputs), databaseURL)
 				}
-				ref := prop(t, deployment.Inputs, "spec.template.spec.containers[0].env")
-				assert.Contains(t, fmt.Sprint(ref.Mappable()), config.DatabaseURLEnv)
+				assert.Equal(t, map[string]any{"name": "DATABASE_URL", "valueFrom": map[string]any{
+					"secretKeyRef": map[string]any{"name": "shop-database-0123abcd", "key": "DATABASE_URL"},
+				}}, prop(t, deployment.Inputs, "spec.template.spec.containers[0].env[1]").Mappable())
 			})
 		})
 	}
 }
 
-// assertJob checks the Job's options and spec against its config.
-func assertJob(t *testing.T, job pulumitest.Registration, j spec.Job, s spec.Release) {
+// assertJob checks the Job's options and spec against the literal expectation j.
+func assertJob(t *testing.T, job pulumitest.Registration, j shippedJob) {
 	t.Helper()
 	rpc := job.RegisterRPC
 	assert.Equal(t, "true", prop(t, job.Inputs, `metadata.annotations["pulumi.com/replaceUnready"]`).StringValue())
@@ -200,31 +304,33 @@ func assertJob(t *testing.T, job pulumitest.Registration, j spec.Job, s spec.Rel
 	assert.False(t, named, "Jobs must be auto-named so replacements are create-before-delete")
 	assert.False(t, rpc.GetDeleteBeforeReplace())
 
-	timeout := (j.Timeout + release.TimeoutMargin).String()
 	require.NotNil(t, rpc.GetCustomTimeouts())
-	assert.Equal(t, timeout, rpc.GetCustomTimeouts().GetCreate())
-	assert.Equal(t, timeout, rpc.GetCustomTimeouts().GetUpdate())
+	assert.Equal(t, j.timeout, rpc.GetCustomTimeouts().GetCreate())
+	assert.Equal(t, j.timeout, rpc.GetCustomTimeouts().GetUpdate())
 
-	switch j.Rerun {
-	case spec.OnChange:
-		assert.Equal(t, release.ImageReplaceOnChanges(), rpc.GetReplaceOnChanges())
+	imagePaths := []string{"spec.template.spec.containers[*].image", "spec.template.spec.initContainers[*].image"}
+	switch j.rerun {
+	case "onChange":
+		assert.Equal(t, imagePaths, rpc.GetReplaceOnChanges())
 		assert.Nil(t, rpc.GetReplacementTrigger())
 		assert.Empty(t, rpc.GetIgnoreChanges())
-	case spec.OnRelease:
-		assert.Equal(t, release.ImageReplaceOnChanges(), rpc.GetReplaceOnChanges())
+	case "onRelease":
+		assert.Equal(t, imagePaths, rpc.GetReplaceOnChanges())
 		require.NotNil(t, rpc.GetReplacementTrigger())
-		assert.Equal(t, s.ID, rpc.GetReplacementTrigger().GetStringValue())
+		assert.Equal(t, j.trigger, rpc.GetReplacementTrigger().GetStringValue())
 		assert.Empty(t, rpc.GetIgnoreChanges())
-	case spec.Once:
+	case "once":
 		assert.Equal(t, []string{"spec"}, rpc.GetIgnoreChanges())
 		assert.Empty(t, rpc.GetReplaceOnChanges())
 		assert.Nil(t, rpc.GetReplacementTrigger())
 	default:
-		t.Fatalf("unknown rerun %q", j.Rerun)
+		t.Fatalf("unknown rerun %q", j.rerun)
 	}
 
-	assert.Equal(t, float64(j.BackoffLimit), prop(t, job.Inputs, "spec.backoffLimit").NumberValue())
-	assert.Equal(t, j.Timeout.Seconds(), prop(t, job.Inputs, "spec.activeDeadlineSeconds").NumberValue())
+	assert.Equal(t, j.rerun, prop(t, job.Inputs, `metadata.labels["pulumi-jobs/rerun"]`).StringValue())
+	assert.Equal(t, fmt.Sprint(j.wave), prop(t, job.Inputs, `metadata.labels["pulumi-jobs/wave"]`).StringValue())
+	assert.Equal(t, float64(j.backoffLimit), prop(t, job.Inputs, "spec.backoffLimit").NumberValue())
+	assert.Equal(t, float64(j.deadline), prop(t, job.Inputs, "spec.activeDeadlineSeconds").NumberValue())
 	assert.Equal(t, "Failed", prop(t, job.Inputs, "spec.podReplacementPolicy").StringValue())
 	assert.Equal(t, float64(1), prop(t, job.Inputs, "spec.parallelism").NumberValue())
 	assert.Equal(t, float64(1), prop(t, job.Inputs, "spec.completions").NumberValue())
@@ -232,27 +338,32 @@ func assertJob(t *testing.T, job pulumitest.Registration, j spec.Job, s spec.Rel
 	assert.False(t, ttl, "a TTL-deleted Job is re-run by the next refresh + up")
 	podSpec := prop(t, job.Inputs, "spec.template.spec").ObjectValue()
 	assert.Equal(t, "Never", podSpec["restartPolicy"].StringValue())
-	assert.Equal(t, j.Image, prop(t, job.Inputs, "spec.template.spec.containers[0].image").StringValue())
+	assert.Equal(t, "ghcr.io/acme/shop:1.4.2", prop(t, job.Inputs, "spec.template.spec.containers[0].image").StringValue())
+	assert.Equal(t, map[string]any{"name": "DATABASE_URL", "valueFrom": map[string]any{
+		"secretKeyRef": map[string]any{"name": "shop-database-0123abcd", "key": "DATABASE_URL"},
+	}}, prop(t, job.Inputs, "spec.template.spec.containers[0].env[0]").Mappable())
 	assertRestricted(t, podSpec)
 }
 
 // assertRestricted checks a pod spec against Pod Security "restricted" and
-// the project's hardening defaults.
+// the project's hardening defaults, as literal property maps.
 func assertRestricted(t *testing.T, pod resource.PropertyMap) {
 	t.Helper()
 	assert.False(t, prop(t, pod, "automountServiceAccountToken").BoolValue())
-	assert.True(t, prop(t, pod, "securityContext.runAsNonRoot").BoolValue())
-	assert.Equal(t, "RuntimeDefault", prop(t, pod, "securityContext.seccompProfile.type").StringValue())
-	assert.Equal(t, "/tmp", prop(t, pod, "containers[0].volumeMounts[0].mountPath").StringValue())
-	assert.NotNil(t, prop(t, pod, "volumes[0].emptyDir"))
+	assert.False(t, prop(t, pod, "enableServiceLinks").BoolValue())
+	assert.Equal(t, map[string]any{"runAsNonRoot": true, "seccompProfile": map[string]any{"type": "RuntimeDefault"}},
+		prop(t, pod, "securityContext").Mappable())
+	assert.Equal(t, []any{map[string]any{"name": "tmp", "emptyDir": map[string]any{}}}, prop(t, pod, "volumes").Mappable())
 	for _, c := range prop(t, pod, "containers").ArrayValue() {
 		cm := c.ObjectValue()
-		assert.False(t, prop(t, cm, "securityContext.allowPrivilegeEscalation").BoolValue())
-		assert.Equal(t, "ALL", prop(t, cm, "securityContext.capabilities.drop[0]").StringValue())
-		assert.True(t, prop(t, cm, "securityContext.readOnlyRootFilesystem").BoolValue())
-		for _, q := range []string{"requests.cpu", "requests.memory", "limits.cpu", "limits.memory"} {
-			assert.NotEmpty(t, prop(t, cm, "resources."+q).StringValue(), q)
-		}
+		assert.Equal(t, map[string]any{
+			"allowPrivilegeEscalation": false,
+			"capabilities":             map[string]any{"drop": []any{"ALL"}},
+			"readOnlyRootFilesystem":   true,
+			"runAsNonRoot":             true,
+			"seccompProfile":           map[string]any{"type": "RuntimeDefault"},
+		}, prop(t, cm, "securityContext").Mappable())
+		assert.Equal(t, []any{map[string]any{"name": "tmp", "mountPath": "/tmp"}}, prop(t, cm, "volumeMounts").Mappable())
 	}
 }
 
@@ -278,107 +389,122 @@ func assertNoPlaintext(t *testing.T, where string, v resource.PropertyValue, pla
 // minimal returns a small valid config for table-driven cases.
 func minimal() pulumitest.Config {
 	cfg := pulumitest.Config{Values: map[string]string{}}
-	cfg.Set(config.Key(config.KeyNamespace), "shop")
-	cfg.Set(config.Key(config.KeyRelease), "r1")
-	_ = cfg.SetObject(config.Key(config.KeyApp), map[string]any{"name": "shop", "image": "ghcr.io/acme/shop:1.0.0"})
+	cfg.Set("pulumi-jobs:namespace", "shop")
+	cfg.Set("pulumi-jobs:release", "r1")
+	_ = cfg.SetObject("pulumi-jobs:app", map[string]any{"name": "shop", "image": "ghcr.io/acme/shop:1.4.2"})
 	return cfg
 }
 
 func TestRerunPolicies(t *testing.T) {
-	for _, rerun := range spec.Reruns() {
-		t.Run(string(rerun), func(t *testing.T) {
+	cases := []shippedJob{
+		{name: "migrate", rerun: "onChange", timeout: "2m30s", deadline: 90, backoffLimit: 2},
+		{name: "migrate", rerun: "onRelease", trigger: "r1", timeout: "2m30s", deadline: 90, backoffLimit: 2},
+		{name: "migrate", rerun: "once", timeout: "2m30s", deadline: 90, backoffLimit: 2},
+	}
+	for _, c := range cases {
+		t.Run(c.rerun, func(t *testing.T) {
 			cfg := minimal()
-			require.NoError(t, cfg.SetObject(config.Key(config.KeyPreDeploy), []map[string]any{
-				{"name": "migrate", "command": []string{"migrate"}, "rerun": rerun, "timeout": "90s"},
+			cfg.SetSecret("pulumi-jobs:databaseUrl", databaseURL)
+			require.NoError(t, cfg.SetObject("pulumi-jobs:preDeploy", []map[string]any{
+				{"name": "migrate", "command": []string{"migrate"}, "rerun": c.rerun, "timeout": "90s"},
 			}))
 			r := runStack(t, "dev", cfg)
-			job := r.find(jobType, "migrate")
-			assertJob(t, job, r.spec.Jobs[0], r.spec)
-			assert.Equal(t, "2m30s", job.RegisterRPC.GetCustomTimeouts().GetCreate())
+			assertJob(t, r.find(jobType, "shop-pre-deploy-migrate"), c)
 		})
 	}
 }
 
 func TestWaveEdges(t *testing.T) {
 	cfg := minimal()
-	cfg.Set(config.Key(config.KeyCreateNamespace), "false")
-	require.NoError(t, cfg.SetObject(config.Key(config.KeyPreDeploy), []map[string]any{
+	cfg.Set("pulumi-jobs:createNamespace", "false")
+	require.NoError(t, cfg.SetObject("pulumi-jobs:preDeploy", []map[string]any{
 		{"name": "c", "command": []string{"x"}, "wave": 7},
 		{"name": "a1", "command": []string{"x"}},
 		{"name": "a2", "command": []string{"x"}},
 		{"name": "b", "command": []string{"x"}, "wave": 3},
 	}))
-	require.NoError(t, cfg.SetObject(config.Key(config.KeyPostDeploy), []map[string]any{
+	require.NoError(t, cfg.SetObject("pulumi-jobs:postDeploy", []map[string]any{
 		{"name": "p2", "command": []string{"x"}, "wave": 2},
 		{"name": "p1", "command": []string{"x"}, "wave": 1},
 	}))
 	r := runStack(t, "dev", cfg)
-	urn := func(typ, name string) string { return r.find(typ, name).URN }
-	deps := func(name string) []string { return r.explicitDeps(r.find(jobType, name)) }
+	const (
+		jobs       = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::"
+		deployment = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::shop"
+		service    = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:core/v1:Service::shop"
+	)
+	deps := func(urn string) []string { return r.byURN(urn).RegisterRPC.GetDependencies() }
 
 	assert.Empty(t, r.ofType(namespaceType), "createNamespace=false registers no namespace")
-	assert.Empty(t, deps("a1"), "wave 0 of pre-deploy waits for nothing")
-	assert.Empty(t, deps("a2"))
-	assert.ElementsMatch(t, []string{urn(jobType, "a1"), urn(jobType, "a2")}, deps("b"), "gaps in wave numbers: wave 3 follows wave 0")
-	assert.ElementsMatch(t, []string{urn(jobType, "b")}, deps("c"))
-	app := []string{urn(deploymentType, "shop"), urn(serviceType, "shop")}
-	assert.ElementsMatch(t, app, deps("p1"))
-	assert.ElementsMatch(t, append(app, urn(jobType, "p1")), deps("p2"))
-	assert.ElementsMatch(t, []string{urn(jobType, "a1"), urn(jobType, "a2"), urn(jobType, "b"), urn(jobType, "c")},
-		r.explicitDeps(r.find(deploymentType, "shop")))
+	assert.Empty(t, deps(jobs+"shop-pre-deploy-a1"), "wave 0 of pre-deploy waits for nothing")
+	assert.Empty(t, deps(jobs+"shop-pre-deploy-a2"))
+	assert.ElementsMatch(t, []string{jobs + "shop-pre-deploy-a1", jobs + "shop-pre-deploy-a2"}, deps(jobs+"shop-pre-deploy-b"),
+		"gaps in wave numbers: wave 3 follows wave 0")
+	assert.ElementsMatch(t, []string{jobs + "shop-pre-deploy-b"}, deps(jobs+"shop-pre-deploy-c"))
+	assert.ElementsMatch(t, []string{deployment, service}, deps(jobs+"shop-post-deploy-p1"))
+	assert.ElementsMatch(t, []string{deployment, service, jobs + "shop-post-deploy-p1"}, deps(jobs+"shop-post-deploy-p2"))
+	assert.ElementsMatch(t, []string{
+		jobs + "shop-pre-deploy-a1", jobs + "shop-pre-deploy-a2", jobs + "shop-pre-deploy-b", jobs + "shop-pre-deploy-c",
+	}, deps(deployment))
+	assert.Equal(t, "shop", prop(t, r.byURN(jobs+"shop-pre-deploy-c").Inputs, "metadata.namespace").StringValue(),
+		"an existing namespace is used by its name")
 }
 
 func TestNoDatabaseURL(t *testing.T) {
 	r := runStack(t, "dev", minimal())
 	assert.Empty(t, r.ofType(secretType))
 	env := prop(t, r.find(deploymentType, "shop").Inputs, "spec.template.spec.containers[0].env")
-	assert.NotContains(t, fmt.Sprint(env.Mappable()), config.DatabaseURLEnv)
+	assert.Equal(t, []any{}, env.Mappable())
 }
 
-// TestDeterministic runs one config twice. The SDK registers resources from
-// goroutines, so the arrival order of independent resources at the monitor
-// is the scheduler's; what the program decides — each request, and the
-// order in which it calls for them — must be identical.
+// TestDeterministic runs the program twice on one config and compares the
+// two sequences of registration requests: type, name, parent, inputs,
+// dependencies and every option. The SDK sends each request from a
+// goroutine of its own, so the order in which they arrive at the monitor is
+// the scheduler's (it differs from run to run); each sequence is put in URN
+// order (URNs are unique, the monitor refuses duplicates) before comparing.
 func TestDeterministic(t *testing.T) {
 	cfg := shippedStack(t, "dev")
-	first, second := runStack(t, "dev", cfg), runStack(t, "dev", cfg)
-	require.Len(t, second.regs, len(first.regs))
-	byURN := map[string]pulumitest.Registration{}
-	for _, reg := range second.regs {
-		byURN[reg.URN] = reg
+	requests := func() []pulumitest.Registration {
+		m, err := pulumitest.Run(program.Run, "dev", cfg)
+		require.NoError(t, err)
+		regs := m.Registrations()
+		slices.SortFunc(regs, func(a, b pulumitest.Registration) int { return strings.Compare(a.URN, b.URN) })
+		return regs
 	}
-	for _, a := range first.regs {
-		b, ok := byURN[a.URN]
-		require.True(t, ok, "%s registered once only", a.URN)
-		// SourcePosition differs by call site only; it is the same here too.
-		assert.Truef(t, proto.Equal(a.RegisterRPC, b.RegisterRPC), "%s: requests differ", a.URN)
+	first, second := requests(), requests()
+	require.Len(t, first, 13)
+	require.Len(t, second, len(first))
+	for i := range first {
+		a, b := first[i], second[i]
+		require.Equal(t, a.URN, b.URN, "request %d", i)
+		assert.Equal(t, a.TypeToken, b.TypeToken, a.URN)
+		assert.Equal(t, a.Name, b.Name, a.URN)
+		assert.True(t, a.Inputs.DeepEquals(b.Inputs), "%s: inputs differ", a.URN)
+		assert.Equal(t, a.RegisterRPC.GetDependencies(), b.RegisterRPC.GetDependencies(), "%s: dependencies (in order) differ", a.URN)
+		// The whole request: options, property dependencies, serialized inputs.
+		assert.Truef(t, proto.Equal(a.RegisterRPC, b.RegisterRPC), "%s: requests differ:\n%v\n%v", a.URN, a.RegisterRPC, b.RegisterRPC)
 	}
-	// The order of calls within each phase follows the waves and then the
-	// config: compare the Jobs' order by the program's own record.
-	names := func(r result) []string {
-		var out []string
-		for _, j := range r.spec.Jobs {
-			out = append(out, j.Name)
-		}
-		return out
-	}
-	assert.Equal(t, names(first), names(second))
 }
 
 func TestInvalidConfigRegistersNothing(t *testing.T) {
 	cfg := minimal()
-	require.NoError(t, cfg.SetObject(config.Key(config.KeyApp), map[string]any{"name": "Shop", "imag": "x"}))
+	require.NoError(t, cfg.SetObject("pulumi-jobs:app", map[string]any{"name": "Shop", "imag": "x"}))
 	m, err := pulumitest.Run(program.Run, "dev", cfg)
 	require.Error(t, err)
 	var cerr *config.Error
 	require.ErrorAs(t, err, &cerr)
-	assert.Len(t, cerr.Problems, 3, "every problem at once: %v", cerr.Problems)
+	var keys []string
+	for _, p := range cerr.Problems {
+		keys = append(keys, p.Key)
+	}
+	assert.Equal(t, []string{"pulumi-jobs:app.imag", "pulumi-jobs:app.image", "pulumi-jobs:app.name"}, keys, "every problem at once")
 	assert.Empty(t, m.Registrations(), "nothing may be registered when the config is invalid")
 }
 
 func TestMermaid(t *testing.T) {
 	r := runStack(t, "dev", shippedStack(t, "dev"))
-	got := strings.TrimSpace(outputs.Mermaid(r.spec))
+	got := strings.TrimSpace(outputs.Mermaid(r.plan))
 	want := strings.TrimSpace(`
 flowchart LR
   subgraph pre0["pre-deploy · wave 0"]
@@ -418,8 +544,8 @@ func BenchmarkProgram(b *testing.B) {
 					post = append(post, j)
 				}
 			}
-			require.NoError(b, cfg.SetObject(config.Key(config.KeyPreDeploy), pre))
-			require.NoError(b, cfg.SetObject(config.Key(config.KeyPostDeploy), post))
+			require.NoError(b, cfg.SetObject("pulumi-jobs:preDeploy", pre))
+			require.NoError(b, cfg.SetObject("pulumi-jobs:postDeploy", post))
 			b.ReportAllocs()
 			for b.Loop() {
 				m, err := pulumitest.Run(program.Run, "dev", cfg)
