@@ -25,7 +25,9 @@ import (
 // and one provider binary. Each test has its own stack, state backend and
 // namespace.
 type env struct {
-	root     string
+	root string
+	// bin holds the toolchain, our component provider and the YAML host.
+	bin      string
 	cluster  *localcluster.Cluster
 	home     string
 	provider string
@@ -55,7 +57,7 @@ func run(m *testing.M) int {
 	}
 	kwokConfig := filepath.Join(root, ".state", "kwok.yaml")
 	missing := localcluster.Missing(bin)
-	for _, f := range []string{"pulumi", driver.ProviderBinary} {
+	for _, f := range []string{"pulumi", driver.ProviderBinary, "pulumi-language-yaml", "pulumi-resource-pulumi-jobs"} {
 		if _, err := os.Stat(filepath.Join(bin, f)); err != nil && !(f == driver.ProviderBinary && os.Getenv(driver.ProviderEnv) != "") {
 			missing = append(missing, filepath.Join(bin, f))
 		}
@@ -85,7 +87,7 @@ func run(m *testing.M) int {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	e := &env{root: root, home: filepath.Join(tmp, "pulumi-home")}
+	e := &env{root: root, bin: bin, home: filepath.Join(tmp, "pulumi-home")}
 	if e.provider, e.providerDesc, err = selectProvider(bin); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
