@@ -77,6 +77,24 @@ schema: $(BIN)/pulumi $(BIN)/pulumi-resource-pulumi-jobs ## write provider/schem
 	@$(BIN)/pulumi package get-schema $(BIN)/pulumi-resource-pulumi-jobs > provider/schema.json.tmp && mv provider/schema.json.tmp provider/schema.json
 	@echo "wrote provider/schema.json"
 
+# --- SDKs for other languages, generated offline by Pulumi's own code generators pinned in tools/ ---
+
+SCHEMA  ?= provider/schema.json
+SDK_DIR := $(ROOT)/sdk
+
+$(BIN)/sdkgen: tools/sdkgen/go.mod tools/sdkgen/go.sum $(filter-out %_test.go,$(wildcard tools/sdkgen/*.go))
+	@start=$$(date +%s); cd tools/sdkgen && GOWORK=off go build -o $@ . || exit 1; \
+	echo "built bin/sdkgen in $$(( $$(date +%s) - start ))s"
+
+$(BIN)/sdkgen-dotnet: tools/sdkgen-dotnet/go.mod tools/sdkgen-dotnet/go.sum tools/sdkgen-dotnet/logo.png $(filter-out %_test.go,$(wildcard tools/sdkgen-dotnet/*.go))
+	@start=$$(date +%s); cd tools/sdkgen-dotnet && GOWORK=off go build -o $@ . || exit 1; \
+	echo "built bin/sdkgen-dotnet in $$(( $$(date +%s) - start ))s"
+
+.PHONY: sdks
+sdks: $(BIN)/sdkgen $(BIN)/sdkgen-dotnet ## generate sdk/dotnet, sdk/nodejs, sdk/python from provider/schema.json (the C# SDK cannot be compiled here)
+	@$(BIN)/sdkgen -schema '$(SCHEMA)' -out '$(SDK_DIR)' -language nodejs,python
+	@$(BIN)/sdkgen-dotnet -schema '$(SCHEMA)' -out '$(SDK_DIR)'
+
 $(addprefix $(BIN)/,$(CLUSTER_TOOLS)): $(BIN)/%: tools/cluster/go.mod tools/cluster/go.sum
 	@start=$$(date +%s); cd tools/cluster && CGO_ENABLED=0 GOWORK=off go build -ldflags '$(K8S_LDFLAGS)' -o $@ $(pkg.$*); \
 	echo "built bin/$* in $$(( $$(date +%s) - start ))s"
@@ -150,7 +168,7 @@ vet: ## gofmt and go vet over every module of the workspace
 	@go vet $(MODULES)
 
 .PHONY: test
-test: tools $(STATE)/kwok.yaml vet ## unit tests, then end-to-end tests on the real engine and a local cluster
+test: tools sdks $(STATE)/kwok.yaml vet ## unit tests, then end-to-end tests on the real engine and a local cluster
 	@go test -count=1 ./infra/... ./deploy/... ./provider/...
 	@PULUMI_JOBS_BIN=$(BIN) PULUMI_JOBS_E2E=require go test -count=1 -timeout 30m -v ./tests/...
 
