@@ -9,6 +9,7 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -70,13 +71,19 @@ type captured struct {
 
 // userProgram uses the Jobs component as a user program would: Jobs before
 // an app of its own, and Jobs after it, ordered by nothing but dependsOn.
-func userProgram(out *captured) pulumi.RunFunc {
+// The app depends on the Jobs of the component (migrations.Resources()), or,
+// with onComponent, on the component itself.
+func userProgram(out *captured, onComponent bool) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		migrations, err := jobs.New(ctx, "migrations", migrationArgs())
 		if err != nil {
 			return err
 		}
-		app, err := appsv1.NewDeployment(ctx, "app", &appsv1.DeploymentArgs{}, pulumi.DependsOn([]pulumi.Resource{migrations}))
+		after := migrations.Resources()
+		if onComponent {
+			after = []pulumi.Resource{migrations}
+		}
+		app, err := appsv1.NewDeployment(ctx, "app", &appsv1.DeploymentArgs{}, pulumi.DependsOn(after))
 		if err != nil {
 			return err
 		}
@@ -92,14 +99,25 @@ func userProgram(out *captured) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		for _, w := range migrations.Waves {
-			out.waves = append(out.waves, w.Names)
+		if out != nil {
+			for _, w := range migrations.Waves {
+				out.waves = append(out.waves, w.Names)
+			}
+			out.migrationNames = await(ctx, migrations.JobNames).([]string)
+			out.migrationRuns = await(ctx, migrations.Runs).(map[string]string)
+			out.namespace = await(ctx, migrations.Namespace).(string)
 		}
-		migrations.JobNames.ApplyT(func(v []string) int { out.migrationNames = v; return 0 })
-		migrations.Runs.ApplyT(func(v map[string]string) int { out.migrationRuns = v; return 0 })
-		migrations.Namespace.ApplyT(func(v string) int { out.namespace = v; return 0 })
 		return nil
 	}
+}
+
+// await returns the value of o once it is resolved.
+func await(ctx *pulumi.Context, o pulumi.Output) any {
+	r, err := internals.UnsafeAwaitOutput(ctx.Context(), o)
+	if err != nil {
+		panic(err)
+	}
+	return r.Value
 }
 
 // run runs program on the mock monitor for stack "dev" and indexes what it registered by URN.
@@ -118,7 +136,7 @@ func run(t *testing.T, program pulumi.RunFunc) map[string]pulumitest.Registratio
 
 func TestUserProgramRegistersWhatItSays(t *testing.T) {
 	var out captured
-	regs := run(t, userProgram(&out))
+	regs := run(t, userProgram(&out, false))
 	var urns []string
 	for urn := range regs {
 		urns = append(urns, urn)
@@ -151,12 +169,11 @@ func TestUserProgramRegistersWhatItSays(t *testing.T) {
 }
 
 // TestDependencies pins the dependencies the SDK sends for every resource,
-// in both directions: the app on the migrations (the SDK expands a
-// component it depends on to the component's Jobs; the component's own URN
-// is not sent), and the smoke Jobs on the app (the component's dependsOn
-// copied onto each Job).
+// in both directions: the app on every Job of the migrations, and the smoke
+// Jobs on the app (the component's dependsOn copied onto each Job), each
+// later wave on the wave before it.
 func TestDependencies(t *testing.T) {
-	regs := run(t, userProgram(&captured{}))
+	regs := run(t, userProgram(nil, false))
 	for urn, want := range map[string][]string{
 		migrationsURN: nil,
 		migrateURN:    nil,
@@ -173,8 +190,29 @@ func TestDependencies(t *testing.T) {
 	}
 }
 
+// TestDependsOnTheComponent records what the Go SDK sends for a resource
+// that depends on the component itself, dependsOn: [migrations]: never the
+// component's URN, but the component's children known to the SDK when the
+// dependant's registration is prepared (pulumi/pulumi#7737: "the exact set
+// of children depends on exactly when the component resource is
+// observed"). A Job is known as a child only once its own registration
+// goroutine has started, so the set is any subset of the Jobs, and the app
+// may start before some migration has completed: a program must depend on
+// migrations.Resources() instead, as the Release does. Everything that does
+// not depend on the component is the same as in TestDependencies.
+func TestDependsOnTheComponent(t *testing.T) {
+	for range 20 {
+		regs := run(t, userProgram(nil, true))
+		assert.Subset(t, []string{migrateURN, reindexURN, seedURN}, regs[appURN].RegisterRPC.GetDependencies())
+		assert.NotContains(t, regs[appURN].RegisterRPC.GetDependencies(), migrationsURN)
+		assert.ElementsMatch(t, []string{migrateURN, reindexURN}, regs[seedURN].RegisterRPC.GetDependencies())
+		assert.ElementsMatch(t, []string{appURN}, regs[smokeTestURN].RegisterRPC.GetDependencies())
+		assert.ElementsMatch(t, []string{appURN, smokeTestURN}, regs[reportURN].RegisterRPC.GetDependencies())
+	}
+}
+
 func TestRerunPolicies(t *testing.T) {
-	regs := run(t, userProgram(&captured{}))
+	regs := run(t, userProgram(nil, false))
 	imagePaths := []string{"spec.template.spec.containers[*].image", "spec.template.spec.initContainers[*].image"}
 	cases := []struct {
 		name             string
@@ -234,7 +272,7 @@ var (
 
 // TestJobInputs pins every input of the Jobs, defaults included, as literal property maps.
 func TestJobInputs(t *testing.T) {
-	regs := run(t, userProgram(&captured{}))
+	regs := run(t, userProgram(nil, false))
 	job := func(name, rerun, wave string, spec map[string]any) map[string]any {
 		labels := map[string]any{
 			"app.kubernetes.io/managed-by": "pulumi", "pulumi-jobs/job": name, "pulumi-jobs/rerun": rerun, "pulumi-jobs/wave": wave,

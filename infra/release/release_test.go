@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -700,4 +701,41 @@ func keysOf(list []check.Problem) []string {
 		out = append(out, p.Key)
 	}
 	return out
+}
+
+// TestOutputs pins the Release's outputs: the cluster names of what it
+// registered (the mock auto-names objects without metadata.name as
+// <resource name>-0123abcd), the Jobs in wave order.
+func TestOutputs(t *testing.T) {
+	var namespace, deployment, service string
+	var pre, post []string
+	var waves [][]string
+	runProgram(t, "dev", func(ctx *pulumi.Context) error {
+		r, err := release.New(ctx, "shop", shopArgs())
+		if err != nil {
+			return err
+		}
+		await := func(o pulumi.Output) any {
+			v, err := internals.UnsafeAwaitOutput(ctx.Context(), o)
+			require.NoError(t, err)
+			return v.Value
+		}
+		namespace = await(r.Namespace).(string)
+		deployment = await(r.DeploymentName).(string)
+		service = await(r.ServiceName).(string)
+		pre = await(r.PreDeployJobs).([]string)
+		post = await(r.PostDeployJobs).([]string)
+		for _, w := range r.PreDeploy.Waves {
+			waves = append(waves, w.Names)
+		}
+		return nil
+	})
+	assert.Equal(t, "shop-dev", namespace)
+	assert.Equal(t, "shop", deployment)
+	assert.Equal(t, "shop", service)
+	assert.Equal(t, []string{
+		"shop-pre-deploy-migrate-schema-0123abcd", "shop-pre-deploy-migrate-search-index-0123abcd", "shop-pre-deploy-seed-reference-data-0123abcd",
+	}, pre)
+	assert.Equal(t, []string{"shop-post-deploy-warm-cache-0123abcd", "shop-post-deploy-smoke-test-0123abcd"}, post)
+	assert.Equal(t, [][]string{{"migrate-schema", "migrate-search-index"}, {"seed-reference-data"}}, waves)
 }
