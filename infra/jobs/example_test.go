@@ -42,7 +42,7 @@ func program(ctx *pulumi.Context) error {
 				}},
 			},
 		},
-	}, pulumi.DependsOn([]pulumi.Resource{migrations}))
+	}, pulumi.DependsOn(migrations.Resources())) // every Job, not the component: see Jobs.Resources
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@
 // program declares with nothing but dependsOn:
 //
 //	migrations, _ := jobs.New(ctx, "migrations", &jobs.Args{…})
-//	app, _ := appsv1.NewDeployment(ctx, "app", …, pulumi.DependsOn([]pulumi.Resource{migrations}))
+//	app, _ := appsv1.NewDeployment(ctx, "app", …, pulumi.DependsOn(migrations.Resources()))
 //	smoke, _ := jobs.New(ctx, "smoke", &jobs.Args{…}, pulumi.DependsOn([]pulumi.Resource{app}))
 //
 // The component's own dependsOn is put on every Job it registers, so the
@@ -81,7 +81,13 @@ type WaveResources struct {
 	Jobs []*batchv1.Job
 }
 
-// Resources returns every Job resource of the component.
+// Resources returns every Job resource of the component. A Go program that
+// puts its app after the Jobs depends on these, not on the component: the Go
+// SDK turns a dependency on a local component into its children registered
+// so far, which are only the Jobs whose registration has started
+// (pulumi/pulumi#7737), so the app could start before the last migration.
+// (Through the component provider, from any language, depending on the
+// component itself is enough: the engine waits for its whole construction.)
 func (c *Jobs) Resources() []pulumi.Resource {
 	var out []pulumi.Resource
 	for _, w := range c.Waves {
