@@ -102,7 +102,7 @@ func Load(src Source) (release.Plan, error) {
 		}
 	}
 	if id, ok := src.GetConfig(Key(KeyRelease)); ok {
-		args.Release = pulumi.String(id)
+		args.ReleaseID = pulumi.String(id)
 	}
 	if v, ok := src.GetConfig(Key(KeyDatabaseURL)); ok && v != "" {
 		if !src.IsConfigSecret(Key(KeyDatabaseURL)) {

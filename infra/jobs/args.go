@@ -41,9 +41,9 @@ type Args struct {
 	// Image is the default image of the Jobs; a change re-runs the onChange
 	// and onRelease Jobs that use it.
 	Image pulumi.StringInput `pulumi:"image,optional"`
-	// Release is the release id (a build number or git SHA); a change
+	// ReleaseID is the release id (a build number or git SHA); a change
 	// re-runs the onRelease Jobs.
-	Release pulumi.StringInput `pulumi:"release,optional"`
+	ReleaseID pulumi.StringInput `pulumi:"release,optional"`
 	// Jobs are the Jobs, run in waves: ascending wave numbers, the Jobs of
 	// one wave in parallel.
 	Jobs []Job `pulumi:"jobs"`
@@ -179,10 +179,10 @@ func Plan(p *check.Problems, prefix, name, stack string, args *Args) []Wave {
 		check.WaveRange().Int(p, key+".wave", ja.Wave)
 		if !slices.Contains(Reruns(), j.Rerun) {
 			p.Add(key+".rerun", "%q is not a re-run policy; use onChange (the default), onRelease or once", j.Rerun)
-		} else if j.Rerun == OnRelease && args.Release == nil {
+		} else if j.Rerun == OnRelease && args.ReleaseID == nil {
 			p.Add(key+".rerun", "onRelease needs a release id; set the release (stack config: pulumi config set release <build number or git SHA>)")
 		} else if j.Rerun == OnRelease {
-			if id, ok := Literal(args.Release); ok && id == "" {
+			if id, ok := Literal(args.ReleaseID); ok && id == "" {
 				p.Add(key+".rerun", "onRelease needs a release id, but the release is empty; set it to a build number or git SHA")
 			}
 		}

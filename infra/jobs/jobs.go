@@ -223,7 +223,7 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 	deadline := int(math.Ceil(j.Timeout.Seconds()))
 	timeout := (time.Duration(deadline)*time.Second + TimeoutMargin).String()
 	opts = append(opts, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: timeout, Update: timeout}))
-	opts = append(opts, rerunOptions(j.Rerun, args.Release)...)
+	opts = append(opts, rerunOptions(j.Rerun, args.ReleaseID)...)
 
 	templateAnnotations := pulumi.StringMap{}
 	for k, v := range j.Annotations {

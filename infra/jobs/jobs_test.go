@@ -39,7 +39,7 @@ func migrationArgs() *jobs.Args {
 	return &jobs.Args{
 		Namespace:      pulumi.String("shop"),
 		Image:          pulumi.String("ghcr.io/acme/shop:1.4.2"),
-		Release:        pulumi.String("r42"),
+		ReleaseID:      pulumi.String("r42"),
 		DatabaseSecret: pulumi.String("shop-database"),
 		Phase:          "pre-deploy",
 		PartOf:         "shop",
@@ -437,7 +437,7 @@ func TestDependsOnInputs(t *testing.T) {
 func TestInvalidArgs(t *testing.T) {
 	valid := func() *jobs.Args {
 		return &jobs.Args{
-			Namespace: pulumi.String("shop"), Image: pulumi.String("ghcr.io/acme/shop:1.4.2"), Release: pulumi.String("r42"),
+			Namespace: pulumi.String("shop"), Image: pulumi.String("ghcr.io/acme/shop:1.4.2"), ReleaseID: pulumi.String("r42"),
 			Jobs: []jobs.Job{{Name: "migrate", Command: []string{"./migrate", "up"}}},
 		}
 	}
@@ -476,9 +476,9 @@ func TestInvalidArgs(t *testing.T) {
 		{"wave -1", "dev", func(a *jobs.Args) { a.Jobs[0].Wave = -1 }, "jobs[0].wave", "must be a whole number between 0 and 2147483647, got -1"},
 		{"rerun unknown", "dev", func(a *jobs.Args) { a.Jobs[0].Rerun = "always" },
 			"jobs[0].rerun", `"always" is not a re-run policy; use onChange (the default), onRelease or once`},
-		{"onRelease without a release", "dev", func(a *jobs.Args) { a.Jobs[0].Rerun = "onRelease"; a.Release = nil },
+		{"onRelease without a release", "dev", func(a *jobs.Args) { a.Jobs[0].Rerun = "onRelease"; a.ReleaseID = nil },
 			"jobs[0].rerun", "onRelease needs a release id; set the release (stack config: pulumi config set release <build number or git SHA>)"},
-		{"onRelease with an empty release", "dev", func(a *jobs.Args) { a.Jobs[0].Rerun = "onRelease"; a.Release = pulumi.String("") },
+		{"onRelease with an empty release", "dev", func(a *jobs.Args) { a.Jobs[0].Rerun = "onRelease"; a.ReleaseID = pulumi.String("") },
 			"jobs[0].rerun", "onRelease needs a release id, but the release is empty; set it to a build number or git SHA"},
 		{"timeout not a duration", "dev", func(a *jobs.Args) { a.Jobs[0].Timeout = "soon" }, "jobs[0].timeout", `"soon" is not a Go duration`},
 		{"backoffLimit -1", "dev", func(a *jobs.Args) { a.Jobs[0].BackoffLimit = ptr(-1) },

@@ -32,7 +32,7 @@ func Export(ctx *pulumi.Context, plan release.Plan, r *release.Release) {
 	ctx.Export(Service, r.ServiceName)
 	ctx.Export(PreDeployJobs, byWave(r.PreDeploy))
 	ctx.Export(PostDeployJobs, byWave(r.PostDeploy))
-	id, _ := jobs.Literal(plan.Args.Release)
+	id, _ := jobs.Literal(plan.Args.ReleaseID)
 	ctx.Export(Release, pulumi.String(id))
 	ctx.Export(Phases, pulumi.String(Mermaid(plan)))
 	if r.GitOps != nil {

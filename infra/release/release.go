@@ -65,9 +65,9 @@ type Args struct {
 	PreDeploy []jobs.Job `pulumi:"preDeploy,optional"`
 	// PostDeploy are the Jobs that run once the app is rolled out.
 	PostDeploy []jobs.Job `pulumi:"postDeploy,optional"`
-	// Release is the release id (build number, git SHA); a change re-runs
+	// ReleaseID is the release id (build number, git SHA); a change re-runs
 	// the onRelease Jobs.
-	Release pulumi.StringInput `pulumi:"release,optional"`
+	ReleaseID pulumi.StringInput `pulumi:"release,optional"`
 	// DatabaseURL is the database URL, kept secret; the app and every Job
 	// get it as DATABASE_URL from a Secret.
 	DatabaseURL pulumi.StringInput `pulumi:"databaseUrl,optional" provider:"secret"`
@@ -183,7 +183,7 @@ func Check(p *check.Problems, name, stack, project string, args *Args) Plan {
 
 	jobArgs := func(list []jobs.Job, phase string) *jobs.Args {
 		return &jobs.Args{
-			Namespace: args.Namespace, Image: args.Image, Release: args.Release, Jobs: list,
+			Namespace: args.Namespace, Image: args.Image, ReleaseID: args.ReleaseID, Jobs: list,
 			Resources: &plan.App.Resources, Phase: phase, PartOf: plan.App.Name,
 		}
 	}
@@ -312,7 +312,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		o := append(append([]pulumi.ResourceOption{}, childOpts...), extra...)
 		o = append(o, pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(legacyType)}}))
 		return jobs.New(ctx, jobsName, &jobs.Args{
-			Namespace: namespace, Image: args.Image, Release: args.Release, Jobs: list,
+			Namespace: namespace, Image: args.Image, ReleaseID: args.ReleaseID, Jobs: list,
 			DatabaseSecret: databaseSecret, Resources: &plan.App.Resources, Phase: label, PartOf: plan.App.Name,
 		}, o...)
 	}

@@ -47,7 +47,7 @@ func shopArgs() *release.Args {
 	return &release.Args{
 		Namespace:   pulumi.String("shop-dev"),
 		Image:       pulumi.String("ghcr.io/acme/shop:1.4.2"),
-		Release:     pulumi.String("dev-1"),
+		ReleaseID:   pulumi.String("dev-1"),
 		DatabaseURL: pulumi.ToSecret(pulumi.String(databaseURL)).(pulumi.StringOutput),
 		App: release.App{
 			Name: "shop", Replicas: ptr(2), ReadinessPath: "/healthz", Env: map[string]string{"LOG_LEVEL": "debug"},
@@ -556,7 +556,7 @@ func TestInvalidArgs(t *testing.T) {
 			"postDeploy[0].name", `with the prefix "shop-post-deploy-" it must be no more than 54 characters, got 55`},
 		{"duplicate within pre-deploy", "dev", func(a *release.Args) { a.PreDeploy[2].Name = "migrate-schema" },
 			"preDeploy[2].name", `"migrate-schema" is already the name of preDeploy[0]; job names must be unique`},
-		{"onRelease without a release", "dev", func(a *release.Args) { a.Release = nil },
+		{"onRelease without a release", "dev", func(a *release.Args) { a.ReleaseID = nil },
 			"postDeploy[0].rerun", "onRelease needs a release id"},
 
 		// checkUniqueNames
