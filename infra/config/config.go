@@ -8,6 +8,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -77,6 +78,25 @@ func project(src Source) string {
 	return Namespace
 }
 
+// RootSource is a Source that also knows the project directory, as
+// *pulumi.Context does; paths in the config (app.manifests, a job's
+// manifest, app.chart.path) are relative to it. Without it, Load takes the
+// working directory.
+type RootSource interface {
+	Source
+	// RootDirectory is the directory of the project's Pulumi.yaml.
+	RootDirectory() string
+}
+
+// root returns the project directory of src.
+func root(src Source) string {
+	if rs, ok := src.(RootSource); ok && rs.RootDirectory() != "" {
+		return rs.RootDirectory()
+	}
+	dir, _ := os.Getwd()
+	return dir
+}
+
 // Key returns the full config key of name in the pulumi-jobs namespace.
 func Key(name string) string { return Namespace + ":" + name }
 
@@ -128,7 +148,7 @@ func Load(src Source) (release.Plan, error) {
 		reported[q.Key] = true
 	}
 	rules := &check.Problems{}
-	plan := release.Check(rules, args.App.Name, src.Stack(), project(src), args)
+	plan := release.Check(rules, args.App.Name, jobs.Env{Stack: src.Stack(), Project: project(src), Root: root(src)}, args)
 	for _, q := range rules.List {
 		key := Key(configPath(q.Key))
 		if reported[key] || reported[strings.TrimSuffix(key, ".name")] && strings.HasSuffix(key, ".name") {

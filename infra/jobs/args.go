@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 )
 
@@ -56,6 +57,23 @@ type Args struct {
 	Phase string `pulumi:"phase,optional"`
 	// PartOf labels the Jobs as part of an application (app.kubernetes.io/part-of).
 	PartOf string `pulumi:"partOf,optional"`
+	// FillPodSecurity says whether the pod templates of Jobs read from
+	// files get the fields Pod Security "restricted" requires and leave
+	// unset (true by default; Jobs built from command always have them). Set
+	// it to false only for a namespace that does not enforce restricted.
+	FillPodSecurity *bool `pulumi:"fillPodSecurity,optional"`
+}
+
+// Env is where a component is constructed: the stack (whose name decides
+// whether images must be pinned), the project and the project directory
+// (which paths of manifest files are relative to).
+type Env struct {
+	// Stack is the stack's name.
+	Stack string
+	// Project is the project's name.
+	Project string
+	// Root is the project directory.
+	Root string
 }
 
 // Job is one Job of a Jobs component. Only name and command are required.
@@ -84,6 +102,12 @@ type Job struct {
 	Resources *pod.Resources `pulumi:"resources,optional"`
 	// Annotations are put on the Job's pod template.
 	Annotations map[string]string `pulumi:"annotations,optional"`
+	// Manifest is a YAML file holding one batch/v1 Job, relative to the
+	// project directory: the Job's spec comes from it. Its metadata.name is
+	// the job's name unless name is set; the cluster object is auto-named
+	// like any other run. command, args, env, resources and annotations may
+	// not be set with it; wave, rerun, timeout and backoffLimit may.
+	Manifest string `pulumi:"manifest,optional"`
 }
 
 // Planned is one Job with every default applied, as the component registers it.
@@ -108,6 +132,15 @@ type Planned struct {
 	Resources pod.Resources
 	// Annotations go on the pod template.
 	Annotations map[string]string
+	// Object, when not nil, is the Job read from a file or rendered from a
+	// chart: its spec is used as it is, with the fields above put on it.
+	// Its metadata.name is removed (the Job is auto-named).
+	Object map[string]any
+	// Source is where Object came from, for messages.
+	Source string
+	// BackoffLimitSet and TimeoutSet say whether the job's own args set
+	// them; otherwise Object's values stand, when it has them.
+	BackoffLimitSet, TimeoutSet bool
 }
 
 // Wave is the Jobs of one wave.
@@ -138,9 +171,8 @@ func Literal(in pulumi.StringInput) (string, bool) {
 // wave keep their order), and adds every problem found to p, keys as
 // prefix + "[i].field" (prefix is the key of the job list: "jobs" for the
 // component's own args, "preDeploy" for a Release's). name is
-// the component's name, which every Job's resource name starts with; stack
-// decides whether images must be pinned (check.IsProduction).
-func Plan(p *check.Problems, prefix, name, stack string, args *Args) []Wave {
+// the component's name, which every Job's resource name starts with.
+func Plan(p *check.Problems, prefix, name string, env Env, args *Args) []Wave {
 	if args == nil {
 		args = &Args{}
 	}
@@ -153,9 +185,13 @@ func Plan(p *check.Problems, prefix, name, stack string, args *Args) []Wave {
 			Rerun: cmp.Or(ja.Rerun, OnChange), Timeout: DefaultTimeout, BackoffLimit: DefaultBackoffLimit,
 			Resources: ja.Resources.WithDefaults(args.Resources), Annotations: ja.Annotations,
 		}
-		if ja.Name == "" {
+		if ja.Manifest != "" {
+			planManifest(p, key, env, args, ja, &j)
+		}
+		if j.Name == "" && ja.Manifest == "" {
 			p.Add(key+".name", "required; a DNS-1123 label, e.g. migrate-schema")
-		} else {
+		} else if j.Name != "" {
+			ja.Name = j.Name
 			check.JobName(p, key+".name", name+"-", ja.Name)
 			if prev, dup := seen[ja.Name]; dup {
 				p.Add(key+".name", "%q is already the name of %s[%d]; job names must be unique", ja.Name, prefix, prev)
@@ -164,6 +200,8 @@ func Plan(p *check.Problems, prefix, name, stack string, args *Args) []Wave {
 			}
 		}
 		switch {
+		case ja.Manifest != "":
+			// The command is the file's.
 		case len(ja.Command) == 0:
 			p.Add(key+".command", `required; a non-empty list, e.g. ["./migrate", "up"]`)
 		case strings.TrimSpace(ja.Command[0]) == "":
@@ -172,8 +210,8 @@ func Plan(p *check.Problems, prefix, name, stack string, args *Args) []Wave {
 		switch {
 		case ja.Image != "":
 			j.Image = pulumi.String(ja.Image)
-			check.Image(p, key+".image", ja.Image, stack)
-		case args.Image == nil:
+			check.Image(p, key+".image", ja.Image, env.Stack)
+		case args.Image == nil && ja.Manifest == "":
 			p.Add(key+".image", "required when the component has no image; set image here or on the component")
 		}
 		check.WaveRange().Int(p, key+".wave", ja.Wave)
@@ -188,12 +226,12 @@ func Plan(p *check.Problems, prefix, name, stack string, args *Args) []Wave {
 		}
 		if ja.Timeout != "" {
 			if d, ok := check.Timeout(p, key+".timeout", ja.Timeout); ok {
-				j.Timeout = d
+				j.Timeout, j.TimeoutSet = d, true
 			}
 		}
 		if ja.BackoffLimit != nil {
 			check.BackoffLimitRange().Int(p, key+".backoffLimit", *ja.BackoffLimit)
-			j.BackoffLimit = *ja.BackoffLimit
+			j.BackoffLimit, j.BackoffLimitSet = *ja.BackoffLimit, true
 		}
 		check.Env(p, key+".env", ja.Env)
 		ja.Resources.Check(p, key+".resources")
@@ -201,6 +239,56 @@ func Plan(p *check.Problems, prefix, name, stack string, args *Args) []Wave {
 		jobs = append(jobs, j)
 	}
 	return groupWaves(jobs)
+}
+
+// planManifest reads the Job of ja.Manifest into j: one batch/v1 Job, its
+// name the job's name unless the args name it, its image the component's
+// when the repositories match (as kustomize's images: does), and, unless
+// args say otherwise, the fields Pod Security "restricted" needs filled in.
+func planManifest(p *check.Problems, key string, env Env, args *Args, ja Job, j *Planned) {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"command", len(ja.Command) > 0}, {"args", len(ja.Args) > 0}, {"env", len(ja.Env) > 0}, {"resources", ja.Resources != nil}, {"annotations", len(ja.Annotations) > 0}} {
+		if f.set {
+			p.Add(key+"."+f.name, "cannot be set with manifest: the Job's %s comes from %s; set it there, or remove manifest", f.name, ja.Manifest)
+		}
+	}
+	objs, err := manifest.Load(env.Root, ja.Manifest)
+	if err != nil {
+		p.Add(key+".manifest", "%v", err)
+		return
+	}
+	if len(objs) != 1 || manifest.Kind(objs[0]) != "Job" {
+		kinds := make([]string, len(objs))
+		for i, o := range objs {
+			kinds[i] = o.String()
+		}
+		p.Add(key+".manifest", "%s must hold exactly one Job (batch/v1); it holds %s", ja.Manifest, strings.Join(kinds, ", "))
+		return
+	}
+	o := objs[0]
+	if v, _ := o.Obj["apiVersion"].(string); v != "batch/v1" {
+		p.Add(key+".manifest", "%s: the Job's apiVersion is %q; use batch/v1", o, v)
+	}
+	if j.Name == "" {
+		if j.Name = manifest.Name(o); j.Name == "" {
+			p.Add(key+".name", "required: %s has no metadata.name; set name here or in the file", ja.Manifest)
+		}
+	}
+	if img, ok := Literal(args.Image); ok {
+		manifest.SetImage(objs, img)
+	}
+	if args.FillPodSecurity == nil || *args.FillPodSecurity {
+		for _, q := range manifest.FillPodSecurity(objs) {
+			p.Add(key+".manifest", "%s: %s", q.Key, q.Message)
+		}
+	}
+	if meta, ok := o.Obj["metadata"].(map[string]any); ok {
+		delete(meta, "name")
+		delete(meta, "generateName")
+	}
+	j.Object, j.Source = o.Obj, o.Source
 }
 
 // checkArgs checks the component's own args besides its jobs.

@@ -17,13 +17,16 @@ package jobs
 
 import (
 	"fmt"
+	"maps"
 	"math"
+	"os"
 	"strconv"
 	"time"
 
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
@@ -109,15 +112,27 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	p := &check.Problems{}
 	checkArgs(p, ctx.Stack(), args)
-	waves := Plan(p, "jobs", name, ctx.Stack(), args)
+	waves := Plan(p, "jobs", name, EnvOf(ctx), args)
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
 	}
-	return register(ctx, name, args, waves, opts...)
+	return NewFromPlan(ctx, name, args, waves, opts...)
 }
 
-// register registers the component for validated waves.
-func register(ctx *pulumi.Context, name string, args *Args, waves []Wave, opts ...pulumi.ResourceOption) (*Jobs, error) {
+// EnvOf returns the Env of a program: its stack, its project and its project
+// directory (the program's working directory when the engine does not say).
+func EnvOf(ctx *pulumi.Context) Env {
+	root := ctx.RootDirectory()
+	if root == "" {
+		root, _ = os.Getwd()
+	}
+	return Env{Stack: ctx.Stack(), Project: ctx.Project(), Root: root}
+}
+
+// NewFromPlan registers a Jobs component for waves that Plan produced from
+// args (and a caller may have added to, as a Release adds a chart's hook
+// Jobs). It does not check args again: New does both.
+func NewFromPlan(ctx *pulumi.Context, name string, args *Args, waves []Wave, opts ...pulumi.ResourceOption) (*Jobs, error) {
 	c := &Jobs{}
 	if err := ctx.RegisterComponentResource(Type, name, c, opts...); err != nil {
 		return nil, fmt.Errorf("registering jobs %q: %w", name, err)
@@ -255,6 +270,9 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 		jobArgs = pulumi.ToStringArray(j.Args)
 	}
 
+	if j.Object != nil {
+		return newJobFromObject(ctx, component, j, args, labels, podLabels, deadline, templateAnnotations, opts...)
+	}
 	job, err := batchv1.NewJob(ctx, component+"-"+j.Name, &batchv1.JobArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			Namespace:   args.Namespace,
@@ -295,4 +313,92 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 		return nil, fmt.Errorf("registering job %q of %q: %w", j.Name, component, err)
 	}
 	return job, nil
+}
+
+// newJobFromObject registers a Job whose spec comes from a file or a chart.
+// The file's own fields stand, except: metadata.name is gone (the Job is
+// auto-named), the namespace is the component's, our labels and the
+// replaceUnready annotation are added, restartPolicy Never and
+// podReplacementPolicy Failed are set when the file sets neither, and the
+// job's timeout and backoffLimit replace the file's only when the job's
+// args set them (else the file's, else the defaults).
+func newJobFromObject(ctx *pulumi.Context, component string, j Planned, args *Args, labels, podLabels pulumi.StringMap,
+	deadline int, templateAnnotations pulumi.StringMap, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
+	obj := deepCopy(j.Object)
+	meta := child(obj, "metadata")
+	meta["namespace"] = args.Namespace
+	meta["labels"] = merge(meta["labels"], labels)
+	meta["annotations"] = merge(meta["annotations"], pulumi.StringMap{ReplaceUnreadyAnnotation: pulumi.String("true")})
+	spec := child(obj, "spec")
+	if _, set := spec["activeDeadlineSeconds"]; !set || j.TimeoutSet {
+		spec["activeDeadlineSeconds"] = deadline
+	}
+	if _, set := spec["backoffLimit"]; !set || j.BackoffLimitSet {
+		spec["backoffLimit"] = j.BackoffLimit
+	}
+	if _, set := spec["podReplacementPolicy"]; !set {
+		spec["podReplacementPolicy"] = "Failed"
+	}
+	template := child(spec, "template")
+	tmeta := child(template, "metadata")
+	tmeta["labels"] = merge(tmeta["labels"], podLabels)
+	if len(templateAnnotations) > 0 {
+		tmeta["annotations"] = merge(tmeta["annotations"], templateAnnotations)
+	}
+	pod := child(template, "spec")
+	if _, set := pod["restartPolicy"]; !set {
+		pod["restartPolicy"] = "Never"
+	}
+	var job batchv1.Job
+	if err := ctx.RegisterResource("kubernetes:batch/v1:Job", component+"-"+j.Name, kubernetes.UntypedArgs(obj), &job, opts...); err != nil {
+		return nil, fmt.Errorf("registering job %q of %q from %s: %w", j.Name, component, j.Source, err)
+	}
+	return &job, nil
+}
+
+// child returns m[key] as a map, creating it when absent.
+func child(m map[string]any, key string) map[string]any {
+	c, ok := m[key].(map[string]any)
+	if !ok {
+		c = map[string]any{}
+		m[key] = c
+	}
+	return c
+}
+
+// merge returns the string map v (from a file) with ours added; ours win.
+func merge(v any, ours pulumi.StringMap) map[string]any {
+	out := map[string]any{}
+	if m, ok := v.(map[string]any); ok {
+		maps.Copy(out, m)
+	}
+	for k, val := range ours {
+		out[k] = val
+	}
+	return out
+}
+
+// deepCopy copies a decoded YAML value, so a file's object can be planned
+// twice (preview and up, or two components) without sharing state.
+func deepCopy(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = copyValue(v)
+	}
+	return out
+}
+
+func copyValue(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		return deepCopy(t)
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = copyValue(e)
+		}
+		return out
+	default:
+		return v
+	}
 }

@@ -538,7 +538,7 @@ func TestInvalidArgsAllAtOnce(t *testing.T) {
 // TestPlan pins the defaults and the wave order of jobs.Plan.
 func TestPlan(t *testing.T) {
 	p := &check.Problems{}
-	waves := jobs.Plan(p, "preDeploy", "shop-pre-deploy", "dev", &jobs.Args{
+	waves := jobs.Plan(p, "preDeploy", "shop-pre-deploy", jobs.Env{Stack: "dev"}, &jobs.Args{
 		Namespace: pulumi.String("shop"), Image: pulumi.String("shop:1"),
 		Resources: &pod.Resources{Limits: &pod.Quantities{CPU: "1"}},
 		Jobs: []jobs.Job{
@@ -561,13 +561,14 @@ func TestPlan(t *testing.T) {
 	}
 	a2 := def("a2", 0)
 	a2.Image, a2.Timeout, a2.BackoffLimit, a2.Rerun = pulumi.String("tools:2"), 90*time.Minute, 5, "once"
+	a2.TimeoutSet, a2.BackoffLimitSet = true, true
 	assert.Equal(t, []jobs.Wave{
 		{Number: 0, Jobs: []jobs.Planned{def("a1", 0), a2}},
 		{Number: 3, Jobs: []jobs.Planned{def("b", 3)}},
 		{Number: 7, Jobs: []jobs.Planned{def("c", 7)}},
 	}, waves)
 
-	assert.Empty(t, jobs.Plan(p, "jobs", "x", "dev", nil))
+	assert.Empty(t, jobs.Plan(p, "jobs", "x", jobs.Env{Stack: "dev"}, nil))
 	assert.Empty(t, p.List)
 }
 

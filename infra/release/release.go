@@ -152,10 +152,10 @@ type AppPlan struct {
 	Resources pod.Resources
 }
 
-// Check validates the args of the release name of stack in project and
+// Check validates the args of the release name, constructed in env, and
 // applies the defaults. Every problem is added to p, keys as the args spell them
 // ("app.name", "preDeploy[1].timeout", "gitops.targetStack").
-func Check(p *check.Problems, name, stack, project string, args *Args) Plan {
+func Check(p *check.Problems, name string, env jobs.Env, args *Args) Plan {
 	if args == nil {
 		args = &Args{}
 	}
@@ -176,7 +176,7 @@ func Check(p *check.Problems, name, stack, project string, args *Args) Plan {
 		if img == "" {
 			p.Add("image", `required; the image to release as repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`)
 		} else {
-			check.Image(p, "image", img, stack)
+			check.Image(p, "image", img, env.Stack)
 		}
 	}
 	plan.App = checkApp(p, args.App)
@@ -187,11 +187,11 @@ func Check(p *check.Problems, name, stack, project string, args *Args) Plan {
 			Resources: &plan.App.Resources, Phase: phase, PartOf: plan.App.Name,
 		}
 	}
-	plan.PreDeploy = jobs.Plan(p, "preDeploy", name+"-"+PreDeployPhase, stack, jobArgs(args.PreDeploy, PreDeployPhase))
-	plan.PostDeploy = jobs.Plan(p, "postDeploy", name+"-"+PostDeployPhase, stack, jobArgs(args.PostDeploy, PostDeployPhase))
+	plan.PreDeploy = jobs.Plan(p, "preDeploy", name+"-"+PreDeployPhase, env, jobArgs(args.PreDeploy, PreDeployPhase))
+	plan.PostDeploy = jobs.Plan(p, "postDeploy", name+"-"+PostDeployPhase, env, jobArgs(args.PostDeploy, PostDeployPhase))
 	checkUniqueNames(p, args)
 	if args.GitOps != nil {
-		checkGitOps(p, args.GitOps, stack, project, ns)
+		checkGitOps(p, args.GitOps, env.Stack, env.Project, ns)
 	}
 	return plan
 }
@@ -246,7 +246,7 @@ func checkUniqueNames(p *check.Problems, args *Args) {
 // all at once, as a *check.ArgsError, before anything is registered.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Release, error) {
 	p := &check.Problems{}
-	plan := Check(p, name, ctx.Stack(), ctx.Project(), args)
+	plan := Check(p, name, jobs.EnvOf(ctx), args)
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
 	}

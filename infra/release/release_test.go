@@ -666,7 +666,7 @@ func TestInvalidArgsAllAtOnce(t *testing.T) {
 // the Jobs by wave, in wave order.
 func TestCheckPlan(t *testing.T) {
 	p := &check.Problems{}
-	plan := release.Check(p, "shop", "dev", "pulumi-jobs", shopArgs())
+	plan := release.Check(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, shopArgs())
 	require.Empty(t, p.List)
 	assert.True(t, plan.CreateNamespace)
 	assert.Equal(t, release.AppPlan{
@@ -691,7 +691,7 @@ func TestCheckPlan(t *testing.T) {
 	assert.Equal(t, [][]string{{"warm-cache"}, {"smoke-test"}}, names(plan.PostDeploy))
 	assert.True(t, slices.Equal([]int{0, 1}, []int{plan.PostDeploy[0].Number, plan.PostDeploy[1].Number}))
 
-	plan = release.Check(p, "x", "dev", "pulumi-jobs", nil)
+	plan = release.Check(p, "x", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, nil)
 	assert.Equal(t, []string{"namespace", "image", "app.name"}, keysOf(p.List))
 }
 
