@@ -1,0 +1,461 @@
+// Package chart renders a Helm chart offline with the Helm Go SDK and splits its output the way a
+// release of pulumi-jobs runs it: the chart's non-hook objects are the app, its install and upgrade
+// hooks become pre-deploy and post-deploy phases, and every hook it does not run is named in
+// [Rendered.Skipped].
+//
+// Rendering is Helm's own client-only install (what `helm template` does): [action.Install] with
+// ClientOnly and DryRun, the chart loaded by [loader.Load], values merged by Helm's [values.Options]
+// and [chartutil.MergeTables], hooks parsed by Helm's [releaseutil.SortManifests]. The package makes
+// no Pulumi calls and, for a local chart, no network calls.
+package chart
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/cli"
+	"helm.sh/helm/v3/pkg/cli/values"
+	"helm.sh/helm/v3/pkg/downloader"
+	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/registry"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/releaseutil"
+	"helm.sh/helm/v3/pkg/repo"
+	"sigs.k8s.io/yaml"
+)
+
+// DefaultKubeVersion is the Kubernetes version the chart sees in .Capabilities when
+// [Args.KubeVersion] is empty: the version of the project's own cluster. (Helm's client-only
+// rendering would assume v1.20.0, which fails every chart that declares a recent kubeVersion.)
+const DefaultKubeVersion = "v1.36.3"
+
+// Args says which chart to render and how.
+type Args struct {
+	// Root is the project directory; relative Path and ValuesFiles are relative to it.
+	// Empty means the current directory.
+	Root string
+	// Path is a local chart: a directory with a Chart.yaml, or a .tgz made by `helm package`.
+	Path string
+	// Repo, Chart and Version name a chart in a chart repository (an https URL, or an oci://
+	// registry path that Chart is appended to). Fetching it needs the network; an empty Version
+	// takes the repository's latest stable version.
+	Repo, Chart, Version string
+	// Values are merged on top of ValuesFiles, as `--set` is on top of `-f` in Helm.
+	Values map[string]any
+	// ValuesFiles are local YAML files merged in order (later files win), on top of the chart's
+	// own values.yaml.
+	ValuesFiles []string
+	// ReleaseName is the chart's release name (.Release.Name): the app's name.
+	ReleaseName string
+	// Namespace is .Release.Namespace. Helm does not write it into the objects: objects without
+	// metadata.namespace belong in the release's namespace. Empty means "default".
+	Namespace string
+	// KubeVersion is the Kubernetes version in .Capabilities.KubeVersion, checked against the
+	// chart's kubeVersion constraint, e.g. "v1.36.3". Empty means [DefaultKubeVersion].
+	KubeVersion string
+	// IsUpgrade renders as an upgrade (.Release.IsUpgrade true, .Release.IsInstall false);
+	// the default renders as an install.
+	IsUpgrade bool
+	// Tests puts the chart's `test` hooks into PostDeploy; without it they are Skipped.
+	Tests bool
+}
+
+// Object is one rendered object of the chart.
+type Object struct {
+	// Source is the template it came from, e.g. "shop/templates/deployment.yaml" (a subchart's
+	// are "shop/charts/db/templates/…").
+	Source string
+	// Obj is the object as decoded by sigs.k8s.io/yaml: numbers are float64.
+	Obj map[string]any
+}
+
+// Hook is one hook object of the chart.
+type Hook struct {
+	// Source is the template it came from, e.g. "shop/templates/migrate-job.yaml".
+	Source string
+	// Object is the rendered object, its helm.sh/hook* annotations kept.
+	Object map[string]any
+	// Kind and Name are the object's kind and metadata.name.
+	Kind, Name string
+	// Events are the helm.sh/hook values as Helm reads them (trimmed, lower case, and Helm 2's
+	// "test-success" read as "test"), e.g. ["pre-install", "pre-upgrade"].
+	Events []string
+	// Weight is helm.sh/hook-weight: 0 when absent; negative weights run first.
+	Weight int
+	// DeletePolicies are the helm.sh/hook-delete-policy values, e.g. ["before-hook-creation",
+	// "hook-succeeded"]; empty when absent (Helm then applies before-hook-creation).
+	DeletePolicies []string
+}
+
+// Rendered is a chart split into the phases of a release.
+type Rendered struct {
+	// App holds the chart's non-hook objects (and its crds/ files) in Helm's install order
+	// (releaseutil.InstallOrder by kind, then by template path).
+	App []Object
+	// PreDeploy holds the pre-install and pre-upgrade hooks, in the order they run: by weight,
+	// then by kind in Helm's install order (so a ConfigMap or Secret comes before the Job of
+	// its weight that uses it), then by name. (Helm itself runs the hooks of one weight by
+	// name, with the kind only breaking ties between equal names.)
+	PreDeploy []Hook
+	// PostDeploy holds the post-install and post-upgrade hooks, and the test hooks when
+	// [Args.Tests] is set, in the same order.
+	PostDeploy []Hook
+	// Skipped has one sentence for each hook with events that are not run (pre-delete,
+	// post-delete, pre-rollback, post-rollback, and test when [Args.Tests] is not set), naming
+	// the events, the hook and its template, in the order of the hooks.
+	Skipped []string
+}
+
+// Which hook events a release runs, and where.
+var (
+	preEvents  = []string{string(release.HookPreInstall), string(release.HookPreUpgrade)}
+	postEvents = []string{string(release.HookPostInstall), string(release.HookPostUpgrade)}
+	testEvent  = string(release.HookTest)
+)
+
+// Render renders the chart of a and splits it into the app's objects and its hooks.
+//
+// Errors name the chart and say how to fix them. Hooks whose name is random on every render
+// (randAlphaNum, as test Pods often are) get a new name on every call.
+func Render(a Args) (Rendered, error) {
+	label := a.label()
+	fail := func(format string, args ...any) (Rendered, error) {
+		return Rendered{}, fmt.Errorf("chart %s: "+format, append([]any{label}, args...)...)
+	}
+	if a.ReleaseName == "" {
+		return fail("no release name: set the app's name")
+	}
+	kubeVersion := cmp.Or(a.KubeVersion, DefaultKubeVersion)
+	kv, err := chartutil.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return fail("kube version %q: %w: write a version such as %q", kubeVersion, err, DefaultKubeVersion)
+	}
+
+	archive, err := a.locate()
+	if err != nil {
+		return Rendered{}, err
+	}
+	ch, err := loader.Load(archive)
+	if err != nil {
+		return fail("cannot load it: %w: the path must be a chart directory with a Chart.yaml, or a .tgz made by `helm package`", err)
+	}
+	if label != ch.Name() {
+		label = fmt.Sprintf("%s (%s)", ch.Name(), label)
+	}
+	if ch.Metadata.Type == "library" {
+		return fail("it is a library chart, which cannot be installed: give an application chart")
+	}
+	if reqs := ch.Metadata.Dependencies; len(reqs) > 0 {
+		if err := action.CheckDependencies(ch, reqs); err != nil {
+			return fail("%w: run `helm dependency build` in the chart's directory so that its charts/ folder holds them", err)
+		}
+	}
+
+	vals, err := a.values()
+	if err != nil {
+		return fail("%w", err)
+	}
+
+	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	install.ClientOnly = true
+	install.DryRun = true
+	install.Replace = true
+	install.IncludeCRDs = true
+	install.SkipSchemaValidation = true
+	install.DisableHooks = false
+	install.KubeVersion = kv
+	install.IsUpgrade = a.IsUpgrade
+	install.ReleaseName = a.ReleaseName
+	install.Namespace = cmp.Or(a.Namespace, "default")
+	rel, err := install.Run(ch, vals)
+	if err != nil {
+		hint := ""
+		if strings.Contains(err.Error(), "kubeVersion") {
+			hint = ": set the Kubernetes version the chart is rendered for to the cluster's (it is " + kubeVersion + ")"
+		}
+		return fail("cannot render it: %w%s", err, hint)
+	}
+
+	var out Rendered
+	if out.App, err = appObjects(rel.Manifest); err != nil {
+		return fail("%w", err)
+	}
+	hooks, err := toHooks(rel.Hooks)
+	if err != nil {
+		return fail("%w", err)
+	}
+	for _, h := range hooks {
+		var run, skipped []string
+		pre, post := false, false
+		for _, e := range h.Events {
+			switch {
+			case slices.Contains(preEvents, e):
+				pre, run = true, append(run, e)
+			case slices.Contains(postEvents, e), e == testEvent && a.Tests:
+				post, run = true, append(run, e)
+			default:
+				skipped = append(skipped, e)
+			}
+		}
+		if pre {
+			out.PreDeploy = append(out.PreDeploy, h)
+		}
+		if post {
+			out.PostDeploy = append(out.PostDeploy, h)
+		}
+		if len(skipped) > 0 {
+			out.Skipped = append(out.Skipped, skipSentence(h, run, skipped))
+		}
+	}
+	return out, nil
+}
+
+// OnceOnly reports whether h runs on install only: it has a pre-install or post-install event
+// and neither a pre-upgrade nor a post-upgrade one, so a release runs it once and never again.
+// Test events are not counted.
+func OnceOnly(h Hook) bool {
+	install := slices.Contains(h.Events, string(release.HookPreInstall)) ||
+		slices.Contains(h.Events, string(release.HookPostInstall))
+	upgrade := slices.Contains(h.Events, string(release.HookPreUpgrade)) ||
+		slices.Contains(h.Events, string(release.HookPostUpgrade))
+	return install && !upgrade
+}
+
+// label names the chart as the user wrote it, for errors.
+func (a Args) label() string {
+	if a.Path != "" {
+		return a.Path
+	}
+	if a.Version != "" {
+		return fmt.Sprintf("%s %s from %s", a.Chart, a.Version, a.Repo)
+	}
+	return fmt.Sprintf("%s from %s", a.Chart, a.Repo)
+}
+
+// path resolves p against Root.
+func (a Args) path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(a.Root, p)
+}
+
+// locate returns the chart's directory or archive, fetching it from its repository if need be.
+func (a Args) locate() (string, error) {
+	remote := a.Repo != "" || a.Chart != "" || a.Version != ""
+	switch {
+	case a.Path != "" && remote:
+		return "", fmt.Errorf("chart %s: both a path and a repository chart (%s from %s): give one of them", a.Path, a.Chart, a.Repo)
+	case a.Path != "":
+		p := a.path(a.Path)
+		if _, err := os.Stat(p); err != nil {
+			return "", fmt.Errorf("chart %s: %w: the path is relative to the project directory and must be a chart directory or a .tgz", a.Path, err)
+		}
+		return p, nil
+	case a.Repo == "" && a.Chart == "":
+		return "", errors.New("no chart: give a path, or a repo, chart and version")
+	case a.Chart == "":
+		return "", fmt.Errorf("chart repository %s: no chart: give the name of the chart in it", cmp.Or(a.Repo, "(none)"))
+	case a.Repo == "":
+		return "", fmt.Errorf("chart %s: no repo: give the repository's URL (https://… or oci://…), or the chart's path", a.Chart)
+	}
+	return a.fetch()
+}
+
+// fetch downloads the chart from its repository into Helm's repository cache
+// ($HELM_REPOSITORY_CACHE, by default ~/.cache/helm/repository).
+func (a Args) fetch() (string, error) {
+	settings := cli.New()
+	getters := getter.All(settings)
+	dl := downloader.ChartDownloader{
+		Out:              io.Discard,
+		Getters:          getters,
+		RepositoryConfig: settings.RepositoryConfig,
+		RepositoryCache:  settings.RepositoryCache,
+	}
+	ref := ""
+	if registry.IsOCI(a.Repo) {
+		rc, err := registry.NewClient(registry.ClientOptWriter(io.Discard), registry.ClientOptCredentialsFile(settings.RegistryConfig))
+		if err != nil {
+			return "", fmt.Errorf("chart %s: registry client: %w", a.label(), err)
+		}
+		dl.RegistryClient = rc
+		dl.Options = append(dl.Options, getter.WithRegistryClient(rc))
+		ref = strings.TrimSuffix(a.Repo, "/") + "/" + a.Chart
+	} else {
+		if u, err := url.Parse(a.Repo); err != nil || u.Scheme == "" || u.Host == "" {
+			return "", fmt.Errorf("chart %s: repo %q is not a URL: write it as https://… or oci://…", a.label(), a.Repo)
+		}
+		u, err := repo.FindChartInRepoURL(a.Repo, a.Chart, a.Version, "", "", "", getters)
+		if err != nil {
+			return "", fmt.Errorf("chart %s: cannot find it in repository %s: %w: check that the repository is reachable from here and holds that chart and version, or vendor the chart and give its path", a.label(), a.Repo, err)
+		}
+		ref = u
+	}
+	if err := os.MkdirAll(settings.RepositoryCache, 0o755); err != nil {
+		return "", fmt.Errorf("chart %s: helm repository cache: %w", a.label(), err)
+	}
+	file, _, err := dl.DownloadTo(ref, a.Version, settings.RepositoryCache)
+	if err != nil {
+		return "", fmt.Errorf("chart %s: cannot download it from %s: %w: check that the repository is reachable from here and holds that chart and version, or vendor the chart and give its path", a.label(), a.Repo, err)
+	}
+	return file, nil
+}
+
+// values merges ValuesFiles in order and Values on top, with Helm's own functions. The chart's
+// values.yaml is coalesced under them by the install.
+func (a Args) values() (map[string]any, error) {
+	opts := values.Options{}
+	for _, f := range a.ValuesFiles {
+		opts.ValueFiles = append(opts.ValueFiles, a.path(f))
+	}
+	merged, err := opts.MergeValues(getter.Providers{})
+	if err != nil {
+		return nil, fmt.Errorf("values files %v: %w: values files are YAML files relative to the project directory", a.ValuesFiles, err)
+	}
+	if len(a.Values) == 0 {
+		return merged, nil
+	}
+	// MergeTables changes both maps: give it copies, so that a.Values stays as it was.
+	top, err := deepCopy(a.Values)
+	if err != nil {
+		return nil, fmt.Errorf("values: %w", err)
+	}
+	return chartutil.MergeTables(top, merged), nil
+}
+
+// deepCopy copies a values map through YAML, as Helm reads values.
+func deepCopy(m map[string]any) (map[string]any, error) {
+	b, err := yaml.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	if err := yaml.Unmarshal(b, &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// appObjects decodes the release's manifest, which Helm wrote in install order, each document
+// headed by "# Source: <template>".
+func appObjects(manifest string) ([]Object, error) {
+	docs := releaseutil.SplitManifests(manifest)
+	keys := make([]string, 0, len(docs))
+	for k := range docs {
+		keys = append(keys, k)
+	}
+	sort.Sort(releaseutil.BySplitManifestsOrder(keys))
+	var objs []Object
+	for _, k := range keys {
+		doc := docs[k]
+		source := ""
+		if line, _, _ := strings.Cut(strings.TrimLeft(doc, "\n"), "\n"); strings.HasPrefix(line, "# Source: ") {
+			source = strings.TrimPrefix(line, "# Source: ")
+		}
+		obj, err := decode(doc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", source, err)
+		}
+		if obj != nil {
+			objs = append(objs, Object{Source: source, Obj: obj})
+		}
+	}
+	return objs, nil
+}
+
+// decode reads one YAML document; nil when it holds no object (only comments).
+func decode(doc string) (map[string]any, error) {
+	var obj map[string]any
+	if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+		return nil, fmt.Errorf("not a YAML object: %w", err)
+	}
+	if len(obj) == 0 {
+		return nil, nil
+	}
+	return obj, nil
+}
+
+// toHooks converts Helm's hooks and sorts them: by weight, then kind in install order, then name.
+func toHooks(hs []*release.Hook) ([]Hook, error) {
+	var out []Hook
+	for _, h := range hs {
+		obj, err := decode(h.Manifest)
+		if err != nil {
+			return nil, fmt.Errorf("hook %s/%s (%s): %w", h.Kind, h.Name, h.Path, err)
+		}
+		// Helm reads a weight that is not a whole number as 0, which silently reorders the
+		// hooks; refuse it instead.
+		if w := annotation(obj, release.HookWeightAnnotation); w != "" {
+			if _, err := strconv.Atoi(w); err != nil {
+				return nil, fmt.Errorf("hook %s/%s (%s): %s %q is not a whole number: write one such as \"-5\" (Helm would run it at weight 0)", h.Kind, h.Name, h.Path, release.HookWeightAnnotation, w)
+			}
+		}
+		hook := Hook{
+			Source: h.Path, Object: obj, Kind: h.Kind, Name: h.Name, Weight: h.Weight,
+			Events: make([]string, 0, len(h.Events)),
+		}
+		for _, e := range h.Events {
+			hook.Events = append(hook.Events, string(e))
+		}
+		for _, p := range h.DeletePolicies {
+			hook.DeletePolicies = append(hook.DeletePolicies, string(p))
+		}
+		out = append(out, hook)
+	}
+	slices.SortStableFunc(out, func(x, y Hook) int {
+		return cmp.Or(
+			cmp.Compare(x.Weight, y.Weight),
+			compareKinds(x.Kind, y.Kind),
+			cmp.Compare(x.Name, y.Name),
+		)
+	})
+	return out, nil
+}
+
+// compareKinds orders kinds as Helm installs them: releaseutil.InstallOrder, then unknown kinds
+// by name.
+func compareKinds(x, y string) int {
+	rank := func(k string) int {
+		if i := slices.Index(releaseutil.InstallOrder, k); i >= 0 {
+			return i
+		}
+		return len(releaseutil.InstallOrder)
+	}
+	return cmp.Or(cmp.Compare(rank(x), rank(y)), cmp.Compare(x, y))
+}
+
+// annotation returns one annotation of a decoded object, "" when absent.
+func annotation(obj map[string]any, key string) string {
+	meta, _ := obj["metadata"].(map[string]any)
+	anns, _ := meta["annotations"].(map[string]any)
+	v, _ := anns[key].(string)
+	return v
+}
+
+// skipSentence says which events of h are not run, and why.
+func skipSentence(h Hook, run, skipped []string) string {
+	why := "pulumi-jobs runs install and upgrade hooks only"
+	if slices.Equal(skipped, []string{testEvent}) {
+		why = "test hooks run as post-deploy smoke tests only with tests: true"
+	} else if slices.Contains(skipped, testEvent) {
+		why += ", and test hooks only with tests: true"
+	}
+	if len(run) > 0 {
+		return fmt.Sprintf("hook %s/%s (%s) runs for %s but not for %s: %s",
+			h.Kind, h.Name, h.Source, strings.Join(run, ","), strings.Join(skipped, ","), why)
+	}
+	return fmt.Sprintf("%s hook %s/%s (%s) is not run: %s", strings.Join(skipped, ","), h.Kind, h.Name, h.Source, why)
+}
