@@ -37,7 +37,7 @@ const (
 
 // appKeys, gitOpsKeys and jobKeys are the fields of the config's objects.
 func appKeys() []string {
-	return []string{"env", "image", "name", "port", "readinessPath", "replicas", "resources"}
+	return []string{"chart", "env", "image", "manifests", "name", "port", "readinessPath", "replicas", "resources"}
 }
 
 func gitOpsKeys() []string {
@@ -45,7 +45,7 @@ func gitOpsKeys() []string {
 }
 
 func jobKeys() []string {
-	return []string{"annotations", "args", "backoffLimit", "command", "env", "image", "name", "resources", "rerun", "timeout", "wave"}
+	return []string{"annotations", "args", "backoffLimit", "command", "env", "image", "manifest", "name", "resources", "rerun", "timeout", "wave"}
 }
 
 // Source is where stack config comes from. *pulumi.Context is one; tests may
@@ -151,7 +151,7 @@ func Load(src Source) (release.Plan, error) {
 	plan := release.Check(rules, args.App.Name, jobs.Env{Stack: src.Stack(), Project: project(src), Root: root(src)}, args)
 	for _, q := range rules.List {
 		key := Key(configPath(q.Key))
-		if reported[key] || reported[strings.TrimSuffix(key, ".name")] && strings.HasSuffix(key, ".name") {
+		if underReported(reported, key) {
 			continue
 		}
 		p.list = append(p.list, Problem{Key: key, Message: q.Message})
@@ -160,6 +160,22 @@ func Load(src Source) (release.Plan, error) {
 		return release.Plan{}, &Error{Stack: src.Stack(), Problems: p.list}
 	}
 	return plan, nil
+}
+
+// underReported says whether key, or an object or list that holds it, was
+// already reported: an unreadable app is not also missing its image.
+func underReported(reported map[string]bool, key string) bool {
+	for k := key; k != ""; {
+		if reported[k] {
+			return true
+		}
+		i := strings.LastIndexAny(k, ".[")
+		if i < 0 {
+			return false
+		}
+		k = k[:i]
+	}
+	return false
 }
 
 // configPath maps a key of release.Args to its stack config path: the
@@ -196,12 +212,42 @@ func loadApp(p *problems, raw json.RawMessage, args *release.Args) {
 		args.App.Env = env
 	}
 	args.App.Resources = loadResources(o)
+	args.App.Manifests, _ = o.string("manifests")
+	args.App.Chart = loadChart(p, o)
 	if path, ok := o.string("readinessPath"); ok {
 		args.App.ReadinessPath = path
 		if path == "" {
 			p.add(o.path("readinessPath"), `must be an HTTP path starting with "/", e.g. "/healthz"; leave it out for a TCP probe`)
 		}
 	}
+}
+
+// loadChart reads app.chart, if any.
+func loadChart(p *problems, app *object) *release.Chart {
+	o, ok := app.object("chart", []string{"chart", "path", "repo", "tests", "values", "valuesFiles", "version"})
+	if !ok {
+		return nil
+	}
+	c := &release.Chart{}
+	c.Path, _ = o.string("path")
+	c.Repo, _ = o.string("repo")
+	c.Name, _ = o.string("chart")
+	c.Version, _ = o.string("version")
+	c.ValuesFiles, _ = o.strings("valuesFiles")
+	if raw, ok := o.raw("values"); ok {
+		if err := json.Unmarshal(raw, &c.Values); err != nil {
+			p.add(o.path("values"), "must be an object of chart values, e.g. {replicaCount: 2}")
+		}
+	}
+	if raw, ok := o.raw("tests"); ok {
+		if err := json.Unmarshal(raw, &c.Tests); err != nil {
+			p.add(o.path("tests"), "must be true or false, got %s", raw)
+		}
+	}
+	if c.Path == "" && c.Name == "" {
+		p.add(o.path("path"), "required; a local chart directory relative to the project, e.g. charts/shop (or repo, chart and version)")
+	}
+	return c
 }
 
 func loadGitOps(p *problems, raw json.RawMessage) *release.GitOpsSettings {
@@ -303,5 +349,6 @@ func loadJob(p *problems, key string, raw json.RawMessage) jobs.Job {
 	job.Env, _ = o.stringMap("env")
 	job.Resources = loadResources(o)
 	job.Annotations, _ = o.stringMap("annotations")
+	job.Manifest, _ = o.string("manifest")
 	return job
 }

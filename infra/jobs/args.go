@@ -234,7 +234,7 @@ func Plan(p *check.Problems, prefix, name string, env Env, args *Args) []Wave {
 			j.BackoffLimit, j.BackoffLimitSet = *ja.BackoffLimit, true
 		}
 		check.Env(p, key+".env", ja.Env)
-		ja.Resources.Check(p, key+".resources")
+		ja.Resources.Check(p, key+".resources", args.Resources)
 		check.Annotations(p, key+".annotations", ja.Annotations)
 		jobs = append(jobs, j)
 	}
@@ -301,7 +301,7 @@ func checkArgs(p *check.Problems, stack string, args *Args) {
 	if img, ok := Literal(args.Image); ok {
 		check.Image(p, "image", img, stack)
 	}
-	args.Resources.Check(p, "resources")
+	args.Resources.Check(p, "resources", nil)
 	for _, l := range []struct{ key, value string }{{"phase", args.Phase}, {"partOf", args.PartOf}} {
 		for _, msg := range validation.IsValidLabelValue(l.value) {
 			p.Add(l.key, "%q is not a valid label value: %s", l.value, msg)

@@ -79,11 +79,14 @@ func (r *Resources) WithDefaults(base *Resources) Resources {
 }
 
 // Check applies the quantity rules to the amounts r sets, keys under key.
-// Requests are compared with limits once defaults are applied.
-func (r *Resources) Check(p *check.Problems, key string) {
+// Requests are compared with limits once the defaults are applied, those of
+// base first (the component's resources for a job's; nil for none), and
+// only when both amounts are valid quantities.
+func (r *Resources) Check(p *check.Problems, key string, base *Resources) {
 	if r == nil {
 		return
 	}
+	before := len(p.List)
 	for _, part := range []struct {
 		name    string
 		q       *Quantities
@@ -99,7 +102,10 @@ func (r *Resources) Check(p *check.Problems, key string) {
 			check.Quantity(p, key+"."+part.name+".memory", part.q.Memory, "256Mi", part.isLimit)
 		}
 	}
-	full := r.WithDefaults(nil)
+	if len(p.List) > before {
+		return
+	}
+	full := r.WithDefaults(base)
 	check.RequestWithinLimit(p, key+".requests.cpu", full.Requests.CPU, full.Limits.CPU)
 	check.RequestWithinLimit(p, key+".requests.memory", full.Requests.Memory, full.Limits.Memory)
 }

@@ -95,7 +95,7 @@ func badConfigs() []badConfig {
 		{"app null", "dev", setRaw(config.KeyApp, "null"), app, "Pulumi.dev.yaml sets it to null"},
 		{"app a number", "dev", setRaw(config.KeyApp, "42"), app, "Pulumi.dev.yaml sets it to a number"},
 		{"app YAML flow as a string", "dev", setRaw(config.KeyApp, "{name: shop}"), app, "its value in Pulumi.dev.yaml cannot be parsed"},
-		{"app unknown key", "dev", appField("replica", 2), app + ".replica", "unknown key; the valid keys here are env, image, name, port, readinessPath, replicas, resources"},
+		{"app unknown key", "dev", appField("replica", 2), app + ".replica", "unknown key; the valid keys here are chart, env, image, manifests, name, port, readinessPath, replicas, resources"},
 
 		// app.name, app.image
 		{"app name missing", "dev", func(d *draft) { delete(d.app, "name") }, app + ".name", "required; a DNS-1035 label"},
@@ -190,7 +190,7 @@ func badConfigs() []badConfig {
 		{"annotation name part 64 characters", "dev", preField("annotations", map[string]any{strings.Repeat("k", 64): "x"}), pre0 + `.annotations["` + strings.Repeat("k", 64) + `"]`, "not a valid annotation key: name part must be no more than 63 bytes"},
 		{"annotations of two 130 KiB values", "dev", postField("annotations", map[string]any{"a": strings.Repeat("x", 130*1024), "b": strings.Repeat("y", 130*1024)}),
 			pst0 + ".annotations", "keys and values total 266242 bytes, more than Kubernetes' limit of 262144 bytes (256 KiB)"},
-		{"job unknown key", "dev", preField("retries", 3), pre0 + ".retries", "unknown key; the valid keys here are annotations, args, backoffLimit, command, env, image, name, resources, rerun, timeout, wave"},
+		{"job unknown key", "dev", preField("retries", 3), pre0 + ".retries", "unknown key; the valid keys here are annotations, args, backoffLimit, command, env, image, manifest, name, resources, rerun, timeout, wave"},
 
 		// databaseUrl
 		{"databaseUrl in plaintext", "dev", func(d *draft) { d.values[config.Key(config.KeyDatabaseURL)] = "postgres://x" },

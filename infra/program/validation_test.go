@@ -63,35 +63,13 @@ func validGitOps() map[string]any {
 	return map[string]any{"repository": "https://github.com/acme/shop.git", "targetStack": "acme/pulumi-jobs/prod", "accessTokenSecret": "pulumi-api"}
 }
 
-// regressions are the cases that the refactored library (release.Check
-// behind config.Load) refuses with more problems than the one at their key:
-// problems that only follow from the first, which the config reported alone
-// before the refactoring. Each entry names the keys of the extra problems,
-// in order; remove it once the library reports the one problem again.
+// regressions are the cases refused with more problems than the one at
+// their key: problems that follow from the first. Each entry names the keys
+// of the extra problems, in order.
 var regressions = map[string][]string{
-	// A missing or unreadable app: the release's rules report app.image
-	// again (config.Load only skips ".name" under a reported key), and every
-	// job reports "required when the component has no image; set image here
-	// or on the component", which is no advice for stack config.
-	"app empty":                 {"pulumi-jobs:app.image", "pulumi-jobs:preDeploy[0].image", "pulumi-jobs:postDeploy[0].image"},
-	"app null":                  {"pulumi-jobs:app.image", "pulumi-jobs:preDeploy[0].image", "pulumi-jobs:postDeploy[0].image"},
-	"app a number":              {"pulumi-jobs:app.image", "pulumi-jobs:preDeploy[0].image", "pulumi-jobs:postDeploy[0].image"},
-	"app YAML flow as a string": {"pulumi-jobs:app.image", "pulumi-jobs:preDeploy[0].image", "pulumi-jobs:postDeploy[0].image"},
-	"missing app":               {"pulumi-jobs:app.image", "pulumi-jobs:preDeploy[0].image", "pulumi-jobs:postDeploy[0].image"},
-	"app set as a plain string": {"pulumi-jobs:app.image", "pulumi-jobs:preDeploy[0].image", "pulumi-jobs:postDeploy[0].image"},
-	"app set as a list":         {"pulumi-jobs:app.image", "pulumi-jobs:preDeploy[0].image", "pulumi-jobs:postDeploy[0].image"},
-	"missing app.image":         {"pulumi-jobs:preDeploy[0].image", "pulumi-jobs:postDeploy[0].image"},
-	"app name 64 characters":    {"pulumi-jobs:preDeploy[0].name", "pulumi-jobs:postDeploy[0].name"},
-	"memory limit 0":            {"pulumi-jobs:app.resources.requests.memory"},
-	"negative memory limit":     {"pulumi-jobs:app.resources.requests.memory"},
-	"job a number":              {"pulumi-jobs:postDeploy[0].command"},
-	"empty job first":           {"pulumi-jobs:preDeploy[0].command"},
-	"null job first":            {"pulumi-jobs:postDeploy[0].command"},
-	"job not an object":         {"pulumi-jobs:preDeploy[1].command"},
-	"null job":                  {"pulumi-jobs:preDeploy[1].command"},
-	"empty job object":          {"pulumi-jobs:postDeploy[1].command"},
-	"gitops a list":             {"pulumi-jobs:gitops.repository", "pulumi-jobs:gitops.targetStack", "pulumi-jobs:gitops.accessTokenSecret"},
-	"gitops broken":             {"pulumi-jobs:gitops.repository", "pulumi-jobs:gitops.targetStack", "pulumi-jobs:gitops.accessTokenSecret"},
+	// The release's name (the app's) prefixes every Job's name, so a name
+	// too long for the app is too long for each job too.
+	"app name 64 characters": {"pulumi-jobs:preDeploy[0].name", "pulumi-jobs:postDeploy[0].name"},
 }
 
 // refused runs the program for stack and asserts that the config is refused
@@ -179,14 +157,14 @@ func TestValidation(t *testing.T) {
 		{"port too high", "dev", func(d *draft) { d.app["port"] = 70000 },
 			"pulumi-jobs:app.port", "between 1 and 65535"},
 		{"unknown key in app", "dev", func(d *draft) { d.app["imagePullPolicy"] = "Always" },
-			"pulumi-jobs:app.imagePullPolicy", "unknown key; the valid keys here are env, image, name"},
+			"pulumi-jobs:app.imagePullPolicy", "unknown key; the valid keys here are chart, env, image, manifests, name"},
 		{"unknown key in a job", "dev", func(d *draft) { d.pre[0]["comand"] = []string{"x"} },
 			"pulumi-jobs:preDeploy[0].comand", "unknown key"},
 		{"unknown key in resources", "dev", func(d *draft) { d.app["resources"] = map[string]any{"request": map[string]any{}} },
 			"pulumi-jobs:app.resources.request", "unknown key"},
 		{"job not an object", "dev", func(d *draft) {
 			d.raw[config.Key(config.KeyPreDeploy)] = `[{"name":"migrate","command":["migrate"]},"migrate"]`
-		}, "pulumi-jobs:preDeploy[1]", "must be an object with the keys annotations, args, backoffLimit, command, env, image, name, resources, rerun, timeout, wave; Pulumi.dev.yaml sets it to a string"},
+		}, "pulumi-jobs:preDeploy[1]", "must be an object with the keys annotations, args, backoffLimit, command, env, image, manifest, name, resources, rerun, timeout, wave; Pulumi.dev.yaml sets it to a string"},
 		{"env value not a string", "dev", func(d *draft) { d.app["env"] = map[string]any{"PORT": 8080} },
 			"pulumi-jobs:app.env", "quote numbers"},
 		{"invalid env name", "dev", func(d *draft) { d.pre[0]["env"] = map[string]any{"1BAD": "x"} },
@@ -283,9 +261,9 @@ func TestValidation(t *testing.T) {
 
 		// Values that cannot be parsed name the stack file.
 		{"app set as a plain string", "dev", func(d *draft) { d.app = nil; d.raw[config.Key(config.KeyApp)] = "name: shop" },
-			"pulumi-jobs:app", "must be an object with the keys env, image, name, port, readinessPath, replicas, resources, but its value in Pulumi.dev.yaml cannot be parsed (parsing name: shop: invalid character 'a' in literal null (expecting 'u')); write it there as YAML under pulumi-jobs:app, or set single fields with pulumi config set --path"},
+			"pulumi-jobs:app", "must be an object with the keys chart, env, image, manifests, name, port, readinessPath, replicas, resources, but its value in Pulumi.dev.yaml cannot be parsed (parsing name: shop: invalid character 'a' in literal null (expecting 'u')); write it there as YAML under pulumi-jobs:app, or set single fields with pulumi config set --path"},
 		{"app set as a list", "staging", func(d *draft) { d.app = nil; d.raw[config.Key(config.KeyApp)] = `["shop"]` },
-			"pulumi-jobs:app", "must be an object with the keys env, image, name, port, readinessPath, replicas, resources; Pulumi.staging.yaml sets it to a list"},
+			"pulumi-jobs:app", "must be an object with the keys chart, env, image, manifests, name, port, readinessPath, replicas, resources; Pulumi.staging.yaml sets it to a list"},
 		{"postDeploy broken", "dev", func(d *draft) { d.raw[config.Key(config.KeyPostDeploy)] = "- name: smoke" },
 			"pulumi-jobs:postDeploy", "but its value in Pulumi.dev.yaml cannot be parsed"},
 		{"gitops broken", "dev", func(d *draft) { d.raw[config.Key(config.KeyGitOps)] = "repository: x" },

@@ -44,6 +44,9 @@ type AppPhase struct {
 	DeploymentName pulumi.StringOutput `pulumi:"deploymentName"`
 	// ServiceName is the Service's name in the cluster.
 	ServiceName pulumi.StringOutput `pulumi:"serviceName"`
+
+	// objects are the app's objects when it comes from files.
+	objects []pulumi.Resource
 }
 
 // appInputs are the inputs of the app phase that come from the release.
@@ -163,7 +166,11 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 }
 
 // Resources returns what post-deploy Jobs wait for: the Deployment (Available
-// with the new ReplicaSet) and the Service.
+// with the new ReplicaSet) and the Service, or every object of the app from
+// files, each awaited as the provider awaits its kind.
 func (d *AppPhase) Resources() []pulumi.Resource {
+	if d.objects != nil {
+		return d.objects
+	}
 	return []pulumi.Resource{d.Deployment, d.Service}
 }

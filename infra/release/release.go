@@ -28,6 +28,7 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 )
 
@@ -95,6 +96,12 @@ type App struct {
 	Resources *pod.Resources `pulumi:"resources,optional"`
 	// ReadinessPath is the HTTP path of the readiness probe; empty means a TCP probe.
 	ReadinessPath string `pulumi:"readinessPath,optional"`
+	// Manifests is the app as the team's own files instead of the built-in
+	// Deployment and Service: a YAML file, a directory of YAML files or a
+	// kustomization directory, relative to the project directory.
+	Manifests string `pulumi:"manifests,optional"`
+	// Chart is the app as a Helm chart, whose hooks run as the phases.
+	Chart *Chart `pulumi:"chart,optional"`
 }
 
 // Defaults of the app.
@@ -138,6 +145,11 @@ type Plan struct {
 	App AppPlan
 	// PreDeploy and PostDeploy are the phases' Jobs by wave.
 	PreDeploy, PostDeploy []jobs.Wave
+	// PreHooks and PostHooks are a chart's hooks that are not Jobs.
+	PreHooks, PostHooks Hooks
+	// Warnings are what the release will do that its args may not expect,
+	// one sentence each; New logs them at preview and up.
+	Warnings []string
 }
 
 // AppPlan is the app with every default applied.
@@ -150,6 +162,9 @@ type AppPlan struct {
 	ReadinessPath string
 	// Resources have their defaults applied.
 	Resources pod.Resources
+	// Objects are the app's objects when it comes from files, ready to
+	// register: namespace, image and Pod Security fields filled in.
+	Objects []manifest.Object
 }
 
 // Check validates the args of the release name, constructed in env, and
@@ -181,15 +196,25 @@ func Check(p *check.Problems, name string, env jobs.Env, args *Args) Plan {
 	}
 	plan.App = checkApp(p, args.App)
 
+	image := args.Image
+	if image == nil {
+		// Reported once, as image; not again for every job.
+		image = pulumi.String("")
+	}
 	jobArgs := func(list []jobs.Job, phase string) *jobs.Args {
 		return &jobs.Args{
-			Namespace: args.Namespace, Image: args.Image, ReleaseID: args.ReleaseID, Jobs: list,
+			Namespace: args.Namespace, Image: image, ReleaseID: args.ReleaseID, Jobs: list,
 			Resources: &plan.App.Resources, Phase: phase, PartOf: plan.App.Name,
+			FillPodSecurity: &plan.CreateNamespace,
 		}
 	}
 	plan.PreDeploy = jobs.Plan(p, "preDeploy", name+"-"+PreDeployPhase, env, jobArgs(args.PreDeploy, PreDeployPhase))
 	plan.PostDeploy = jobs.Plan(p, "postDeploy", name+"-"+PostDeployPhase, env, jobArgs(args.PostDeploy, PostDeployPhase))
 	checkUniqueNames(p, args)
+	if args.App.fromFiles() {
+		// After the phases' own jobs: a chart's hook Jobs join their waves.
+		planFiles(p, env, args, &plan)
+	}
 	if args.GitOps != nil {
 		checkGitOps(p, args.GitOps, env.Stack, env.Project, ns)
 	}
@@ -218,7 +243,7 @@ func checkApp(p *check.Problems, a App) AppPlan {
 		app.Port = *a.Port
 	}
 	check.Env(p, "app.env", a.Env)
-	a.Resources.Check(p, "app.resources")
+	a.Resources.Check(p, "app.resources", nil)
 	if a.ReadinessPath != "" && a.ReadinessPath[0] != '/' {
 		p.Add("app.readinessPath", `must be an HTTP path starting with "/", e.g. "/healthz"; leave it out for a TCP probe`)
 	}
@@ -250,6 +275,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
 	}
+	for _, w := range plan.Warnings {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return nil, fmt.Errorf("logging a warning of release %q: %w", name, err)
+		}
+	}
 	return register(ctx, name, plan, opts...)
 }
 
@@ -259,7 +289,16 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	if err := ctx.RegisterComponentResource(Type, name, r, opts...); err != nil {
 		return nil, fmt.Errorf("registering release %q: %w", name, err)
 	}
-	childOpts := []pulumi.ResourceOption{pulumi.Parent(r)}
+	// What the release depends on, every child depends on: a component's
+	// DependsOn alone orders none of its children.
+	ro, err := pulumi.NewResourceOptions(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the options of release %q: %w", name, err)
+	}
+	childOpts := []pulumi.ResourceOption{pulumi.Parent(r), pulumi.DependsOn(ro.DependsOn)}
+	for _, in := range ro.DependsOnInputs {
+		childOpts = append(childOpts, pulumi.DependsOnInputs(in))
+	}
 	if args.Kubeconfig != nil || args.Context != nil {
 		k8s, err := kubernetes.NewProvider(ctx, name, &kubernetes.ProviderArgs{
 			Kubeconfig: args.Kubeconfig,
@@ -308,25 +347,40 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		databaseSecret = secret.Metadata.Name().Elem()
 	}
 
-	phase := func(jobsName, label, legacyType string, list []jobs.Job, extra ...pulumi.ResourceOption) (*jobs.Jobs, error) {
+	// The phases are registered from the plan Check made: the jobs of the
+	// args as planned there (files read once), plus any a chart's hooks add.
+	phase := func(jobsName, label, legacyType string, list []jobs.Job, waves []jobs.Wave, extra ...pulumi.ResourceOption) (*jobs.Jobs, error) {
 		o := append(append([]pulumi.ResourceOption{}, childOpts...), extra...)
 		o = append(o, pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(legacyType)}}))
-		return jobs.New(ctx, jobsName, &jobs.Args{
+		return jobs.NewFromPlan(ctx, jobsName, &jobs.Args{
 			Namespace: namespace, Image: args.Image, ReleaseID: args.ReleaseID, Jobs: list,
 			DatabaseSecret: databaseSecret, Resources: &plan.App.Resources, Phase: label, PartOf: plan.App.Name,
-		}, o...)
+			FillPodSecurity: &plan.CreateNamespace,
+		}, waves, o...)
 	}
-	var err error
-	if r.PreDeploy, err = phase(name+"-"+PreDeployPhase, PreDeployPhase, legacyPreDeployType, args.PreDeploy); err != nil {
-		return nil, err
-	}
-	r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret},
-		append(childOpts, pulumi.DependsOn(r.PreDeploy.Resources()))...)
+	preHooks, err := registerHooks(ctx, name+"-"+PreDeployPhase, plan.PreHooks, childOpts...)
 	if err != nil {
 		return nil, err
 	}
-	if r.PostDeploy, err = phase(name+"-"+PostDeployPhase, PostDeployPhase, legacyPostDeployType, args.PostDeploy,
-		pulumi.DependsOn(r.App.Resources())); err != nil {
+	if r.PreDeploy, err = phase(name+"-"+PreDeployPhase, PreDeployPhase, legacyPreDeployType, args.PreDeploy, plan.PreDeploy,
+		pulumi.DependsOn(preHooks)); err != nil {
+		return nil, err
+	}
+	appOpts := append(childOpts, pulumi.DependsOn(r.PreDeploy.Resources()))
+	if plan.App.Objects != nil {
+		r.App, err = newFilesApp(ctx, name, plan.App, appOpts...)
+	} else {
+		r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret}, appOpts...)
+	}
+	if err != nil {
+		return nil, err
+	}
+	postHooks, err := registerHooks(ctx, name+"-"+PostDeployPhase, plan.PostHooks, append(childOpts, pulumi.DependsOn(r.App.Resources()))...)
+	if err != nil {
+		return nil, err
+	}
+	if r.PostDeploy, err = phase(name+"-"+PostDeployPhase, PostDeployPhase, legacyPostDeployType, args.PostDeploy, plan.PostDeploy,
+		pulumi.DependsOn(r.App.Resources()), pulumi.DependsOn(postHooks)); err != nil {
 		return nil, err
 	}
 	if args.GitOps != nil {

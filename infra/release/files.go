@@ -1,0 +1,139 @@
+package release
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
+)
+
+// fromFiles reports whether the app comes from the team's own files (or a
+// chart) instead of the built-in Deployment and Service.
+func (a App) fromFiles() bool { return a.Manifests != "" || a.Chart != nil }
+
+// planFiles reads the app's objects from app.manifests into plan: the
+// release's namespace on every namespaced object, the release's image on
+// every container of the same repository, and — when the release owns its
+// namespace, which enforces Pod Security "restricted" — the fields
+// restricted needs that the files leave unset.
+func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
+	a := args.App
+	for _, f := range []struct {
+		key string
+		set bool
+	}{{"app.replicas", a.Replicas != nil}, {"app.port", a.Port != nil}, {"app.env", len(a.Env) > 0}, {"app.readinessPath", a.ReadinessPath != ""}} {
+		if f.set {
+			p.Add(f.key, "has no effect with the app from files (app.manifests or app.chart); set it in the files, or remove it")
+		}
+	}
+	if a.Manifests != "" && a.Chart != nil {
+		p.Add("app.manifests", "set either app.manifests or app.chart, not both")
+		return
+	}
+	ns, nsKnown := jobs.Literal(args.Namespace)
+	image, imageKnown := jobs.Literal(args.Image)
+	if !nsKnown {
+		p.Add("namespace", "must be a plain string when the app comes from files: it is written into every object before the engine runs")
+	}
+	if !imageKnown {
+		p.Add("image", "must be a plain string when the app comes from files: it is written into the files' containers before the engine runs")
+	}
+	var objs []manifest.Object
+	source := "app.manifests"
+	if a.Manifests != "" {
+		var err error
+		if objs, err = manifest.Load(env.Root, a.Manifests); err != nil {
+			p.Add("app.manifests", "%v", err)
+			return
+		}
+	} else {
+		source = "app.chart"
+		objs = planChart(p, env, args, plan)
+	}
+	for _, o := range objs {
+		if manifest.Kind(o) == "Namespace" {
+			p.Add(source, "%s: the release's namespace is %q (namespace, createNamespace); remove the Namespace from the files", o, ns)
+		}
+	}
+	if nsKnown {
+		manifest.SetNamespace(objs, ns)
+	}
+	if imageKnown && image != "" && manifest.SetImage(objs, image) == 0 {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("image %s matches no container of %s by repository, so the files' own images stand", image, source))
+	}
+	if plan.CreateNamespace {
+		for _, q := range manifest.FillPodSecurity(objs) {
+			p.Add(source, "%s: %s", q.Key, q.Message)
+		}
+	}
+	plan.App.Objects = objs
+}
+
+// newFilesApp registers the app phase of the release name from its files:
+// every object a resource of its own, typed by the Kubernetes SDK's own YAML
+// parser (so the provider awaits each as its kind requires: Deployments
+// Available, StatefulSets rolled out, Services with endpoints, …), each with
+// opts' DependsOn (every pre-deploy Job) on itself. The provider's own
+// ConfigGroup is not used: its children record no dependency in state.
+func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.ResourceOption) (*AppPhase, error) {
+	d := &AppPhase{}
+	if err := ctx.RegisterComponentResource(AppType, name+"-app", d, opts...); err != nil {
+		return nil, fmt.Errorf("registering the app of release %q: %w", name, err)
+	}
+	ro, err := pulumi.NewResourceOptions(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("reading the options of the app of release %q: %w", name, err)
+	}
+	childOpts := []pulumi.ResourceOption{pulumi.Parent(d), pulumi.DependsOn(ro.DependsOn)}
+	d.DeploymentName = pulumi.String("").ToStringOutput()
+	d.ServiceName = pulumi.String("").ToStringOutput()
+	var deployment, service bool
+	for _, o := range app.Objects {
+		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{o.Obj}, nil, name, childOpts...)
+		if err != nil {
+			return nil, fmt.Errorf("registering %s: %w", o, err)
+		}
+		for _, r := range res {
+			d.objects = append(d.objects, r)
+		}
+		switch kind := manifest.Kind(o); {
+		case kind == "Deployment" && !deployment:
+			d.DeploymentName, deployment = pulumi.String(manifest.Name(o)).ToStringOutput(), true
+		case kind == "Service" && !service:
+			d.ServiceName, service = pulumi.String(manifest.Name(o)).ToStringOutput(), true
+		}
+	}
+	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
+		"deploymentName": d.DeploymentName,
+		"serviceName":    d.ServiceName,
+	}); err != nil {
+		return nil, fmt.Errorf("registering outputs of the app of release %q: %w", name, err)
+	}
+	return d, nil
+}
+
+// registerHooks registers a chart's hooks of one phase that are not Jobs,
+// named from prefix, with opts. Hooks of install only are created once and
+// never updated (IgnoreChanges on their content), as Helm creates them once:
+// a Secret with a generated password keeps its first value.
+func registerHooks(ctx *pulumi.Context, prefix string, h Hooks, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	var out []pulumi.Resource
+	for i := range h.Objects {
+		o := append([]pulumi.ResourceOption{}, opts...)
+		if h.Once[i] {
+			o = append(o, pulumi.IgnoreChanges([]string{"data", "stringData", "binaryData", "spec", "rules", "subjects", "roleRef"}))
+		}
+		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{h.Objects[i].Obj}, nil, prefix, o...)
+		if err != nil {
+			return nil, fmt.Errorf("registering hook %s: %w", h.Objects[i], err)
+		}
+		for _, r := range res {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}

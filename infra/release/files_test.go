@@ -1,0 +1,126 @@
+package release_test
+
+import (
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+)
+
+// URNs of the Flux-style release below.
+const (
+	fluxPrefix     = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release"
+	fluxMigration  = fluxPrefix + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::my-app-pre-deploy-db-migration"
+	fluxDeployment = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::my-app-my-app/my-app"
+	fluxService    = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:core/v1:Service::my-app-my-app/my-app"
+	fluxIngress    = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:networking.k8s.io/v1:Ingress::my-app-my-app/my-app"
+	fluxSmoke      = fluxPrefix + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::my-app-post-deploy-smoke"
+)
+
+// fluxArgs is the Flux seed's layout, released with a few lines of args.
+func fluxArgs() *release.Args {
+	return &release.Args{
+		Namespace:  pulumi.String("my-app"),
+		Image:      pulumi.String("ghcr.io/org/my-app:v1.0.0"),
+		App:        release.App{Name: "my-app", Manifests: "../manifest/testdata/flux/deploy"},
+		PreDeploy:  []jobs.Job{{Manifest: "../manifest/testdata/flux/pre-deploy/migration.job.yaml"}},
+		PostDeploy: []jobs.Job{{Name: "smoke", Command: []string{"/app/smoke"}}},
+	}
+}
+
+func TestAppFromManifests(t *testing.T) {
+	regs := runProgram(t, "dev", newRelease("my-app", fluxArgs()))
+
+	for _, urn := range []string{fluxDeployment, fluxService, fluxIngress} {
+		assert.Equal(t, []string{fluxMigration}, regs.get(t, urn).RegisterRPC.GetDependencies(), "%s waits for the migration", urn)
+	}
+	assert.ElementsMatch(t, []string{fluxDeployment, fluxService, fluxIngress, fluxPrefix + "$kubernetes:core/v1:Namespace::my-app"},
+		regs.get(t, fluxSmoke).RegisterRPC.GetDependencies())
+
+	dep := regs.get(t, fluxDeployment).Inputs
+	assert.Equal(t, "my-app", prop(t, dep, "metadata.namespace").StringValue(), "the release's namespace")
+	assert.Equal(t, "ghcr.io/org/my-app:v1.0.0", prop(t, dep, "spec.template.spec.containers[0].image").StringValue(), "the release's image")
+	assert.True(t, prop(t, dep, "spec.template.spec.securityContext.runAsNonRoot").BoolValue(), "restricted filled in")
+
+	job := regs.get(t, fluxMigration).Inputs
+	assert.False(t, prop(t, job, "metadata").ObjectValue().HasValue("name"), "the Job is auto-named")
+	assert.Equal(t, "ghcr.io/org/my-app:v1.0.0", prop(t, job, "spec.template.spec.containers[0].image").StringValue())
+	assert.Equal(t, `./migrate up && echo migrated`, prop(t, job, "spec.template.spec.containers[0].command[2]").StringValue(), "the file's command, unchanged")
+	assert.Equal(t, "Never", prop(t, job, "spec.template.spec.restartPolicy").StringValue())
+	assert.Equal(t, 1.0, prop(t, job, "spec.backoffLimit").NumberValue(), "the file's backoffLimit stands")
+	assert.Equal(t, 600.0, prop(t, job, "spec.activeDeadlineSeconds").NumberValue())
+	assert.Equal(t, "true", prop(t, job, "metadata.annotations").ObjectValue()["pulumi.com/replaceUnready"].StringValue())
+	assert.False(t, prop(t, job, "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation").BoolValue())
+}
+
+func TestAppFromFilesRefusals(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		mutate func(a *release.Args)
+		key    string
+		msg    string
+	}{
+		{"replicas with files", func(a *release.Args) { a.App.Replicas = ptr(2) }, "app.replicas", "has no effect with the app from files"},
+		{"missing directory", func(a *release.Args) { a.App.Manifests = "nowhere" }, "app.manifests", "nowhere"},
+		{"manifest and command", func(a *release.Args) { a.PreDeploy[0].Command = []string{"x"} }, "preDeploy[0].command", "cannot be set with manifest"},
+		{"manifest not a Job", func(a *release.Args) { a.PreDeploy[0].Manifest = "../manifest/testdata/flux/deploy/service.yaml" }, "preDeploy[0].manifest", "must hold exactly one Job"},
+		{"output namespace", func(a *release.Args) { a.Namespace = pulumi.String("my-app").ToStringOutput() }, "namespace", "must be a plain string when the app comes from files"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			args := fluxArgs()
+			c.mutate(args)
+			p := &check.Problems{}
+			release.Check(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
+			var found bool
+			for _, q := range p.List {
+				if q.Key == c.key {
+					assert.Contains(t, q.Message, c.msg)
+					found = true
+				}
+			}
+			require.True(t, found, "no problem at %s in %v", c.key, p.List)
+		})
+	}
+}
+
+func TestAppFromChart(t *testing.T) {
+	p := &check.Problems{}
+	plan := release.Check(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+		Namespace: pulumi.String("shop"),
+		Image:     pulumi.String("ghcr.io/acme/shop:2.0.0"),
+		ReleaseID: pulumi.String("build-7"),
+		App:       release.App{Name: "shop", Chart: &release.Chart{Path: "../chart/testdata/shop", Tests: true}},
+	})
+	require.Empty(t, p.List)
+
+	type planned struct {
+		wave  int
+		name  string
+		rerun string
+	}
+	flat := func(waves []jobs.Wave) []planned {
+		var out []planned
+		for _, w := range waves {
+			for _, j := range w.Jobs {
+				out = append(out, planned{w.Number, j.Name, j.Rerun})
+			}
+		}
+		return out
+	}
+	assert.NotEmpty(t, plan.App.Objects, "the chart's non-hook objects are the app")
+	// Weights -5 and 0 are pre-deploy waves 0 and 1; the pre-upgrade backup
+	// and the pre-install,pre-upgrade migration run again on a new release
+	// id; test hooks join the post-deploy phase when asked.
+	assert.Equal(t, []planned{{0, "shop-migrate", "onRelease"}, {1, "shop-backup", "onRelease"}}, flat(plan.PreDeploy))
+	assert.Equal(t, []planned{{0, "test-connection", "onRelease"}, {1, "shop-smoke-test", "onRelease"}}, flat(plan.PostDeploy))
+	assert.Equal(t, []bool{false, true}, plan.PreHooks.Once, "the migration ConfigMap (weight -10) follows the chart; the pre-install Secret (weight 0) is created once")
+	assert.Equal(t, []string{
+		"post-delete hook Job/shop-cleanup (shop/templates/cleanup-job.yaml) is not run: pulumi-jobs runs install and upgrade hooks only",
+		"image ghcr.io/acme/shop:2.0.0 matches no container of app.chart by repository, so the files' own images stand",
+	}, plan.Warnings)
+}
