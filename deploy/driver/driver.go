@@ -51,7 +51,7 @@ type Options struct {
 	Kubeconfig string
 	// ProviderPath is a pulumi-resource-kubernetes binary (default $PULUMI_JOBS_KUBERNETES_PROVIDER).
 	ProviderPath string
-	// Program is the Pulumi program (default program.Run).
+	// Program is the Pulumi program (default program.RunIn(WorkDir)).
 	Program pulumi.RunFunc
 	// Progress receives the engine's progress text (default os.Stdout).
 	Progress io.Writer
@@ -113,7 +113,7 @@ func (o *Options) defaults() error {
 		o.ProviderPath = os.Getenv(ProviderEnv)
 	}
 	if o.Program == nil {
-		o.Program = program.Run
+		o.Program = program.RunIn(o.WorkDir)
 	}
 	if o.Progress == nil {
 		o.Progress = os.Stdout

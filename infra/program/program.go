@@ -21,10 +21,35 @@ import (
 // registers it with release.New, named after its app, and exports its
 // outputs: the program is a thin client of the library. An invalid config registers no resource at all.
 func Run(ctx *pulumi.Context) error {
+	return run(ctx, ctx)
+}
+
+// RunIn returns Run for the project in dir: the paths of the config
+// (app.manifests, app.chart, a job's manifest) are relative to dir. The
+// Automation API does not tell an inline program its project directory, so
+// a driver that runs the program inline says it with this.
+func RunIn(dir string) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		return run(ctx, rootedSource{Context: ctx, root: dir})
+	}
+}
+
+// rootedSource is the context as a config source whose project directory
+// is known.
+type rootedSource struct {
+	*pulumi.Context
+	root string
+}
+
+// RootDirectory is the project directory.
+func (s rootedSource) RootDirectory() string { return s.root }
+
+// run is Run with config read from src.
+func run(ctx *pulumi.Context, src config.Source) error {
 	if err := checkKeys(ctx.Stack(), os.Getenv(pulumi.EnvConfig)); err != nil {
 		return err
 	}
-	plan, err := config.Load(ctx)
+	plan, err := config.Load(src)
 	if err != nil {
 		return err
 	}

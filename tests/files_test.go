@@ -1,0 +1,92 @@
+package tests
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// copyTree copies the directory from into to.
+func copyTree(t *testing.T, from, to string) {
+	t.Helper()
+	require.NoError(t, filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, p)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		copyFile(t, p, filepath.Join(to, rel))
+		return nil
+	}))
+}
+
+// TestAppFromFluxLayout releases a Flux user's repository layout with a few
+// lines of config: the app from deploy/, the seed's migration Job from
+// pre-deploy/ and a cache warm-up from post-deploy/, all unchanged files
+// without a security context. The Jobs run in order around the rollout,
+// restricted fields are filled in, the release image replaces the files'
+// tag, and a new image re-runs the migration.
+func TestAppFromFluxLayout(t *testing.T) {
+	e := setup(t)
+	r := newStack(t, e, "dev")
+	copyTree(t, filepath.Join(e.root, "tests", "testdata", "flux"), r.workDir)
+	cfg := stackConfig{
+		App:        map[string]any{"name": "my-app", "image": "ghcr.io/org/my-app:v1.0.0", "manifests": "deploy"},
+		PreDeploy:  []map[string]any{{"manifest": "pre-deploy/migration.job.yaml"}},
+		PostDeploy: []map[string]any{{"manifest": "post-deploy/cache.job.yaml"}},
+	}
+	r.write(t, cfg)
+	ctx := context.Background()
+	c := e.cluster.Client
+
+	res, err := r.Up(ctx)
+	require.NoError(t, err)
+	started, finished := sequences(res.Events)
+	dk := "kubernetes:apps/v1:Deployment::my-app-" + r.namespace + "/my-app"
+	sk := "kubernetes:core/v1:Service::my-app-" + r.namespace + "/my-app"
+	migration, warm := jobT+"my-app-pre-deploy-db-migration", jobT+"my-app-post-deploy-cache-warm"
+	assert.Greater(t, started[dk], finished[migration], "the Deployment started before the migration finished")
+	assert.Greater(t, started[sk], finished[migration])
+	assert.Greater(t, started[warm], finished[dk], "the warm-up started before the rollout was awaited")
+	assert.Greater(t, started[warm], finished[sk])
+
+	jobs := jobsOf(t, c, r.namespace)
+	m := only(t, jobs, "db-migration")
+	assert.True(t, complete(m), "the migration completed")
+	assert.True(t, complete(only(t, jobs, "cache-warm")))
+	assert.Equal(t, "ghcr.io/org/my-app:v1.0.0", m.Spec.Template.Spec.Containers[0].Image, "the release image replaced the file's")
+	assert.Equal(t, []string{"sh", "-c", "./migrate up"}, m.Spec.Template.Spec.Containers[0].Command)
+	dep, err := c.AppsV1().Deployments(r.namespace).Get(ctx, "my-app", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/org/my-app:v1.0.0", dep.Spec.Template.Spec.Containers[0].Image)
+	require.NotNil(t, dep.Spec.Template.Spec.SecurityContext.RunAsNonRoot)
+	assert.True(t, *dep.Spec.Template.Spec.SecurityContext.RunAsNonRoot, "restricted filled in")
+	rs := newReplicaSet(t, c, r.namespace, "my-app")
+	assert.False(t, rs.CreationTimestamp.Time.Before(m.Status.CompletionTime.Time), "the new ReplicaSet before the migration completed")
+
+	res, err = r.Up(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 0, summary(t, res.Events)[apitype.OpCreate]+summary(t, res.Events)[apitype.OpUpdate]+summary(t, res.Events)[apitype.OpReplace],
+		"a no-change up changes nothing")
+
+	cfg.App["image"] = "ghcr.io/org/my-app:v1.1.0"
+	r.write(t, cfg)
+	_, err = r.Up(ctx)
+	require.NoError(t, err)
+	jobs = jobsOf(t, c, r.namespace)
+	assert.NotEqual(t, m.UID, only(t, jobs, "db-migration").UID, "the new image re-ran the migration")
+	dep, err = c.AppsV1().Deployments(r.namespace).Get(ctx, "my-app", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/org/my-app:v1.1.0", dep.Spec.Template.Spec.Containers[0].Image)
+}
