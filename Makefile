@@ -69,7 +69,7 @@ $(BIN)/pulumi-language-yaml: tools/yaml/go.mod tools/yaml/go.sum
 # Its schema is committed (provider/schema.json); a test keeps the two equal.
 PROVIDER_SOURCES := provider/go.mod provider/go.sum $(shell find provider infra -name '*.go' -not -name '*_test.go' 2>/dev/null) infra/go.mod infra/go.sum
 $(BIN)/pulumi-resource-pulumi-jobs: $(PROVIDER_SOURCES)
-	@start=$$(date +%s); CGO_ENABLED=0 go build -ldflags '-X main.Version=$(PULUMI_JOBS_VERSION)' -o $@ ./provider || exit 1; \
+	@start=$$(date +%s); go build -ldflags '-X main.Version=$(PULUMI_JOBS_VERSION)' -o $@ ./provider || exit 1; \
 	echo "built bin/pulumi-resource-pulumi-jobs v$(PULUMI_JOBS_VERSION) in $$(( $$(date +%s) - start ))s"
 
 .PHONY: schema
