@@ -63,7 +63,7 @@ func TestGeneratedSDKs(t *testing.T) {
 		}},
 		{"dotnet/Inputs/JobArgs.cs", []string{
 			"public sealed class JobArgs : global::Pulumi.ResourceArgs",
-			"public Input<string> Name { get; set; } = null!;",
+			"public Input<string>? Name { get; set; }",
 			"public InputList<string> Command",
 			"public Input<string>? Rerun { get; set; }",
 			"public Input<int>? Wave { get; set; }",

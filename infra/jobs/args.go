@@ -76,13 +76,13 @@ type Env struct {
 	Root string
 }
 
-// Job is one Job of a Jobs component. Only name and command are required.
+// Job is one Job of a Jobs component: name and command, or a manifest.
 type Job struct {
 	// Name is the Job's logical name, unique within the component. The
 	// cluster object is named <component>-<name>-<8 hex digits>.
-	Name string `pulumi:"name"`
-	// Command is the container's command.
-	Command []string `pulumi:"command"`
+	Name string `pulumi:"name,optional"`
+	// Command is the container's command; required unless manifest is set.
+	Command []string `pulumi:"command,optional"`
 	// Args are the command's arguments.
 	Args []string `pulumi:"args,optional"`
 	// Image is the Job's image; by default the component's image.
