@@ -33,7 +33,7 @@ func TestFailureReport(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, failed, 1, "only the failed migration is reported")
 	f := failed[0]
-	assert.True(t, strings.HasPrefix(f.Name, "migrate-"), f.Name)
+	assert.True(t, strings.HasPrefix(f.Name, "shop-pre-deploy-migrate-"), "a release named shop names its Job shop-pre-deploy-migrate-<8 hex>: %s", f.Name)
 	assert.Equal(t, "migrate", f.ConfigName)
 	assert.Equal(t, "pre-deploy", f.Phase)
 	assert.Equal(t, "1", f.Wave)
