@@ -205,7 +205,7 @@ func TestStackName(t *testing.T) {
 
 func TestSortedKeys(t *testing.T) {
 	assert.Equal(t, []string{"A", "B", "a"}, check.SortedKeys(map[string]string{"a": "", "B": "", "A": ""}))
-	assert.Empty(t, check.SortedKeys(nil))
+	assert.Empty(t, check.SortedKeys(map[string]int(nil)))
 }
 
 func TestProblemsReport(t *testing.T) {

@@ -380,7 +380,7 @@ func (l locator) locate(id policy.CheckID, result policy.CheckResult) []finding 
 			func(sc *corev1.PodSecurityContext) bool { return bad(sc.AppArmorProfile) },
 			func(sc *corev1.SecurityContext) bool { return bad(sc.AppArmorProfile) },
 			"appArmorProfile.type", fixAppArmor)
-		for _, key := range sortedKeys(l.meta.Annotations) {
+		for _, key := range check.SortedKeys(l.meta.Annotations) {
 			v := l.meta.Annotations[key]
 			if strings.HasPrefix(key, corev1.DeprecatedAppArmorBetaContainerAnnotationKeyPrefix) &&
 				v != "" && v != corev1.DeprecatedAppArmorBetaProfileRuntimeDefault && !strings.HasPrefix(v, corev1.DeprecatedAppArmorBetaProfileNamePrefix) {
@@ -417,7 +417,7 @@ func (l locator) volumes(id policy.CheckID) []finding {
 	var out []finding
 	for i, item := range items {
 		v, _ := item.(map[string]any)
-		for _, key := range sortedKeys(v) {
+		for _, key := range check.SortedKeys(v) {
 			if key == "name" || v[key] == nil {
 				continue
 			}
@@ -444,13 +444,3 @@ func handlerHosts(path string, http *corev1.HTTPGetAction, tcp *corev1.TCPSocket
 
 func isTrue(b *bool) bool  { return b != nil && *b }
 func isFalse(b *bool) bool { return b != nil && !*b }
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
@@ -55,8 +57,9 @@ func byWave(c *jobs.Jobs) pulumi.MapArray {
 }
 
 // Mermaid renders the release's plan as a Mermaid flowchart: one box per wave
-// of each phase, the app in between, arrows in the order the engine runs
-// them. The same spec always renders the same text.
+// of each phase, the app in between (its objects by kind when it comes
+// from files), a chart's hook objects before their phase's Jobs, arrows in
+// the order the engine runs them. The same spec always renders the same text.
 func Mermaid(plan release.Plan) string {
 	var b strings.Builder
 	b.WriteString("flowchart LR\n")
@@ -78,11 +81,43 @@ func Mermaid(plan release.Plan) string {
 			edge(id)
 		}
 	}
+	writeHooks := func(h release.Hooks, label, id string) {
+		if len(h.Objects) == 0 {
+			return
+		}
+		fmt.Fprintf(&b, "  %s[\"%s hooks<br/>%s\"]\n", id, label, byKind(h.Objects, h.Once))
+		edge(id)
+	}
+	writeHooks(plan.PreHooks, release.PreDeployPhase, "prehooks")
 	writeWaves(plan.PreDeploy, release.PreDeployPhase, "pre")
-	fmt.Fprintf(&b, "  app[\"Deployment %s<br/>%d replica(s)\"]\n", plan.App.Name, plan.App.Replicas)
+	if plan.App.Objects != nil {
+		fmt.Fprintf(&b, "  app[\"app %s<br/>%s\"]\n", plan.App.Name, byKind(plan.App.Objects, nil))
+	} else {
+		fmt.Fprintf(&b, "  app[\"Deployment %s<br/>%d replica(s)\"]\n", plan.App.Name, plan.App.Replicas)
+	}
 	edge("app")
+	writeHooks(plan.PostHooks, release.PostDeployPhase, "posthooks")
 	writeWaves(plan.PostDeploy, release.PostDeployPhase, "post")
 	return b.String()
+}
+
+// byKind lists objects as one line per kind, kinds in alphabetical order and
+// names in the objects' order: "ConfigMap shop-config<br/>Deployment shop".
+// An object whose once is true is marked "(once)".
+func byKind(objs []manifest.Object, once []bool) string {
+	names := map[string][]string{}
+	for i, o := range objs {
+		n := manifest.Name(o)
+		if i < len(once) && once[i] {
+			n += " (once)"
+		}
+		names[manifest.Kind(o)] = append(names[manifest.Kind(o)], n)
+	}
+	lines := make([]string, 0, len(names))
+	for _, k := range check.SortedKeys(names) {
+		lines = append(lines, k+" "+strings.Join(names[k], " · "))
+	}
+	return strings.Join(lines, "<br/>")
 }
 
 // mermaidID makes a DNS-1123 name usable as a Mermaid node id.

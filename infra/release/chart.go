@@ -1,8 +1,6 @@
 package release
 
 import (
-	"cmp"
-	"fmt"
 	"path"
 	"slices"
 	"strings"
@@ -157,7 +155,7 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 		byWave[j.Wave] = append(byWave[j.Wave], j)
 	}
 	var out []jobs.Wave
-	for _, n := range sortedKeys(byWave) {
+	for _, n := range check.SortedKeys(byWave) {
 		out = append(out, jobs.Wave{Number: n, Jobs: byWave[n]})
 	}
 	return out, extra
@@ -176,8 +174,8 @@ func podAsJob(pod map[string]any) map[string]any {
 	if spec == nil {
 		spec = map[string]any{}
 	}
-	spec["restartPolicy"] = cmp.Or(fmt.Sprint(spec["restartPolicy"]), "Never")
-	if spec["restartPolicy"] == "<nil>" || spec["restartPolicy"] == "Always" {
+	if spec["restartPolicy"] != "OnFailure" {
+		// A Job's pods may not restart Always; a test Pod's default is Always.
 		spec["restartPolicy"] = "Never"
 	}
 	return map[string]any{
@@ -192,14 +190,4 @@ func podAsJob(pod map[string]any) map[string]any {
 func nsOf(args *Args) string {
 	ns, _ := jobs.Literal(args.Namespace)
 	return ns
-}
-
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[int]V) []int {
-	keys := make([]int, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
