@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
@@ -77,8 +78,7 @@ func TestAppFromFluxLayout(t *testing.T) {
 
 	res, err = r.Up(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, 0, summary(t, res.Events)[apitype.OpCreate]+summary(t, res.Events)[apitype.OpUpdate]+summary(t, res.Events)[apitype.OpReplace],
-		"a no-change up changes nothing")
+	assert.Empty(t, changed(res.Events), "a no-change up changes nothing")
 
 	cfg.App["image"] = "ghcr.io/org/my-app:v1.1.0"
 	r.write(t, cfg)
@@ -89,4 +89,68 @@ func TestAppFromFluxLayout(t *testing.T) {
 	dep, err = c.AppsV1().Deployments(r.namespace).Get(ctx, "my-app", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/org/my-app:v1.1.0", dep.Spec.Template.Spec.Containers[0].Image)
+}
+
+// TestAppFromKustomization releases a kustomize overlay (base + prod
+// overlay with a patch, a configMapGenerator and an images: tag) as the app:
+// kustomize's output is what reaches the cluster, the release image wins
+// over the overlay's tag, the migration runs before every app object, and a
+// settings change rolls the app through a new generated ConfigMap without
+// running the migration again.
+func TestAppFromKustomization(t *testing.T) {
+	e := setup(t)
+	r := newStack(t, e, "dev")
+	copyTree(t, filepath.Join(e.root, "tests", "testdata", "kustomize"), r.workDir)
+	cfg := stackConfig{
+		App:       map[string]any{"name": "my-app", "image": "ghcr.io/org/my-app:v1.1.0", "manifests": "overlays/prod"},
+		PreDeploy: []map[string]any{job("migrate", 0, "1s", nil)},
+	}
+	r.write(t, cfg)
+	ctx := context.Background()
+	c := e.cluster.Client
+	ns := r.namespace
+
+	res, err := r.Up(ctx)
+	require.NoError(t, err)
+	started, finished := sequences(res.Events)
+	migrate := jobT + "my-app-pre-deploy-migrate"
+	require.Contains(t, finished, migrate)
+	var appObjects []string
+	for k := range started {
+		if strings.Contains(k, "::my-app-"+ns+"/") {
+			appObjects = append(appObjects, k)
+			assert.Greater(t, started[k], finished[migrate], "%s started before the migration finished", k)
+		}
+	}
+	assert.Len(t, appObjects, 3, "the Deployment, the Service and the generated ConfigMap: %v", appObjects)
+
+	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "my-app", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, int32(2), *dep.Spec.Replicas, "the overlay's patch")
+	assert.Equal(t, "my-app", dep.Labels["app.kubernetes.io/name"], "the base's labels")
+	assert.Equal(t, "ghcr.io/org/my-app:v1.1.0", dep.Spec.Template.Spec.Containers[0].Image, "the release image over the overlay's tag")
+	settings := dep.Spec.Template.Spec.Containers[0].EnvFrom[0].ConfigMapRef.Name
+	assert.Regexp(t, `^my-app-settings-[a-z0-9]{10}$`, settings, "kustomize's generated name")
+	cm, err := c.CoreV1().ConfigMaps(ns).Get(ctx, settings, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"LOG_LEVEL": "warn"}, cm.Data)
+	migrated := only(t, jobsOf(t, c, ns), "migrate")
+
+	overlay := filepath.Join(r.workDir, "overlays", "prod", "kustomization.yaml")
+	b, err := os.ReadFile(overlay)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(overlay, []byte(strings.Replace(string(b), "LOG_LEVEL=warn", "LOG_LEVEL=debug", 1)), 0o644))
+	res, err = r.Up(ctx)
+	require.NoError(t, err)
+	ch := changed(res.Events)
+	assert.Equal(t, apitype.OpUpdate, ch[deploymentT+"my-app-"+ns+"/my-app"], "the Deployment rolls to the new settings")
+	assert.NotContains(t, ch, migrate, "a settings change does not run the migration")
+	assert.Equal(t, migrated.UID, only(t, jobsOf(t, c, ns), "migrate").UID)
+	dep, err = c.AppsV1().Deployments(ns).Get(ctx, "my-app", metav1.GetOptions{})
+	require.NoError(t, err)
+	next := dep.Spec.Template.Spec.Containers[0].EnvFrom[0].ConfigMapRef.Name
+	assert.NotEqual(t, settings, next)
+	cm, err = c.CoreV1().ConfigMaps(ns).Get(ctx, next, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"LOG_LEVEL": "debug"}, cm.Data)
 }

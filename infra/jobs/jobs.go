@@ -27,6 +27,7 @@ import (
 	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/utilities"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
@@ -350,7 +351,10 @@ func newJobFromObject(ctx *pulumi.Context, component string, j Planned, args *Ar
 		pod["restartPolicy"] = "Never"
 	}
 	var job batchv1.Job
-	if err := ctx.RegisterResource("kubernetes:batch/v1:Job", component+"-"+j.Name, kubernetes.UntypedArgs(obj), &job, opts...); err != nil {
+	// The SDK's typed constructors add the package version; an untyped
+	// registration must too, or the engine gives it an unversioned default
+	// provider that the next up deletes.
+	if err := ctx.RegisterResource("kubernetes:batch/v1:Job", component+"-"+j.Name, kubernetes.UntypedArgs(obj), &job, utilities.PkgResourceDefaultOpts(opts)...); err != nil {
 		return nil, fmt.Errorf("registering job %q of %q from %s: %w", j.Name, component, j.Source, err)
 	}
 	return &job, nil

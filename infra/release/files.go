@@ -3,6 +3,7 @@ package release
 import (
 	"fmt"
 
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/utilities"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -58,6 +59,9 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 		if manifest.Kind(o) == "Namespace" {
 			p.Add(source, "%s: the release's namespace is %q (namespace, createNamespace); remove the Namespace from the files", o, ns)
 		}
+		if a.Manifests != "" {
+			refuseHook(p, o)
+		}
 	}
 	if nsKnown {
 		manifest.SetNamespace(objs, ns)
@@ -88,7 +92,10 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 	if err != nil {
 		return nil, fmt.Errorf("reading the options of the app of release %q: %w", name, err)
 	}
-	childOpts := []pulumi.ResourceOption{pulumi.Parent(d), pulumi.DependsOn(ro.DependsOn)}
+	// The parser registers untyped, without the package version its typed
+	// constructors add: without it the engine gives the objects an
+	// unversioned default provider that the next up deletes.
+	childOpts := utilities.PkgResourceDefaultOpts([]pulumi.ResourceOption{pulumi.Parent(d), pulumi.DependsOn(ro.DependsOn)})
 	d.DeploymentName = pulumi.String("").ToStringOutput()
 	d.ServiceName = pulumi.String("").ToStringOutput()
 	var deployment, service bool
@@ -123,7 +130,7 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 func registerHooks(ctx *pulumi.Context, prefix string, h Hooks, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	var out []pulumi.Resource
 	for i := range h.Objects {
-		o := append([]pulumi.ResourceOption{}, opts...)
+		o := utilities.PkgResourceDefaultOpts(opts) // see newFilesApp
 		if h.Once[i] {
 			o = append(o, pulumi.IgnoreChanges([]string{"data", "stringData", "binaryData", "spec", "rules", "subjects", "roleRef"}))
 		}
@@ -136,4 +143,17 @@ func registerHooks(ctx *pulumi.Context, prefix string, h Hooks, opts ...pulumi.R
 		}
 	}
 	return out, nil
+}
+
+// refuseHook reports an object of app.manifests that another tool runs as a
+// hook: among the app's objects it would be applied once, beside the app,
+// instead of run before or after it.
+func refuseHook(p *check.Problems, o manifest.Object) {
+	ann, _ := o.Obj["metadata"].(map[string]any)["annotations"].(map[string]any)
+	if hook, ok := ann["argocd.argoproj.io/hook"].(string); ok {
+		p.Add("app.manifests", "%s is an Argo CD %s hook; move it out of app.manifests and list it as preDeploy (PreSync) or postDeploy (PostSync) with manifest: <its file> and wave: <its sync-wave>", o, hook)
+	}
+	if hook, ok := ann["helm.sh/hook"].(string); ok {
+		p.Add("app.manifests", "%s is a Helm %s hook; release the chart with app.chart (its hooks run as phases), or list the file as preDeploy or postDeploy with manifest: <its file>", o, hook)
+	}
 }

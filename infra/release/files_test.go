@@ -47,6 +47,11 @@ func TestAppFromManifests(t *testing.T) {
 	assert.Equal(t, "ghcr.io/org/my-app:v1.0.0", prop(t, dep, "spec.template.spec.containers[0].image").StringValue(), "the release's image")
 	assert.True(t, prop(t, dep, "spec.template.spec.securityContext.runAsNonRoot").BoolValue(), "restricted filled in")
 
+	for _, urn := range []string{fluxDeployment, fluxService, fluxIngress, fluxMigration, fluxSmoke} {
+		assert.Equal(t, "4.25.0", regs.get(t, urn).RegisterRPC.GetVersion(),
+			"%s names the provider's version, as the SDK's typed constructors do: an unversioned default provider would be deleted by the next up", urn)
+	}
+
 	job := regs.get(t, fluxMigration).Inputs
 	assert.False(t, prop(t, job, "metadata").ObjectValue().HasValue("name"), "the Job is auto-named")
 	assert.Equal(t, "ghcr.io/org/my-app:v1.0.0", prop(t, job, "spec.template.spec.containers[0].image").StringValue())
@@ -69,6 +74,10 @@ func TestAppFromFilesRefusals(t *testing.T) {
 		{"missing directory", func(a *release.Args) { a.App.Manifests = "nowhere" }, "app.manifests", "nowhere"},
 		{"manifest and command", func(a *release.Args) { a.PreDeploy[0].Command = []string{"x"} }, "preDeploy[0].command", "cannot be set with manifest"},
 		{"manifest not a Job", func(a *release.Args) { a.PreDeploy[0].Manifest = "../manifest/testdata/flux/deploy/service.yaml" }, "preDeploy[0].manifest", "must hold exactly one Job"},
+		{"Argo CD hook among the app's objects", func(a *release.Args) { a.App.Manifests = "../manifest/testdata/hooks/argo" }, "app.manifests",
+			"Job/migrate (../manifest/testdata/hooks/argo/migrate.yaml) is an Argo CD PreSync hook; move it out of app.manifests and list it as preDeploy (PreSync) or postDeploy (PostSync) with manifest: <its file> and wave: <its sync-wave>"},
+		{"Helm hook among the app's objects", func(a *release.Args) { a.App.Manifests = "../manifest/testdata/hooks/helm" }, "app.manifests",
+			"Job/smoke (../manifest/testdata/hooks/helm/smoke.yaml) is a Helm post-upgrade hook; release the chart with app.chart"},
 		{"output namespace", func(a *release.Args) { a.Namespace = pulumi.String("my-app").ToStringOutput() }, "namespace", "must be a plain string when the app comes from files"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,117 @@
+package tests
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// TestAppFromChart releases a Helm chart whose migrations are hooks
+// (infra/chart/testdata/shop, copied to charts/shop of the project) with a
+// few lines of config. Its hooks run as our phases on the real provider:
+//   - first release: the hook ConfigMap (weight -10) and the install-only
+//     Secret before the migration (-5), the migration before the backup (0),
+//     both before the app; the test Pod (0) and the smoke test (5) after the
+//     rollout, in that order; the smoke test's last run is kept (its
+//     hook-delete-policy does not delete it);
+//   - a no-change up runs nothing;
+//   - an image bump re-runs the upgrade hooks of that image before the new
+//     ReplicaSet and after it, and leaves the install-only Secret and the
+//     test hook (another image, no release id) alone;
+//   - a failing pre-upgrade hook leaves the app as it was and runs no post
+//     hook.
+func TestAppFromChart(t *testing.T) {
+	e := setup(t)
+	r := newStack(t, e, "dev")
+	copyTree(t, filepath.Join(e.root, "infra", "chart", "testdata", "shop"), filepath.Join(r.workDir, "charts", "shop"))
+	chart := map[string]any{"path": "charts/shop", "tests": true}
+	cfg := stackConfig{App: map[string]any{"name": "shop", "image": "ghcr.io/org/shop:v1.0.0", "chart": chart}}
+	r.write(t, cfg)
+	ctx := context.Background()
+	c := e.cluster.Client
+	ns := r.namespace
+
+	res, err := r.Up(ctx)
+	require.NoError(t, err)
+	started, finished := sequences(res.Events)
+	hookConfig := "kubernetes:core/v1:ConfigMap::shop-pre-deploy-" + ns + "/shop-migrate"
+	secret := "kubernetes:core/v1:Secret::shop-pre-deploy-" + ns + "/shop-initial-password"
+	deployment := "kubernetes:apps/v1:Deployment::shop-" + ns + "/shop"
+	service := "kubernetes:core/v1:Service::shop-" + ns + "/shop"
+	appConfig := "kubernetes:core/v1:ConfigMap::shop-" + ns + "/shop-config"
+	migrate, backup := preJobT+"shop-migrate", preJobT+"shop-backup"
+	testHook, smoke := postJobT+"test-connection", postJobT+"shop-smoke-test"
+	for _, k := range []string{hookConfig, secret, deployment, service, appConfig, migrate, backup, testHook, smoke} {
+		require.Contains(t, finished, k, "the first release created %s", k)
+	}
+	assert.Greater(t, started[migrate], finished[hookConfig], "the migration started before its ConfigMap hook was created")
+	assert.Greater(t, started[migrate], finished[secret], "the migration started before the install Secret was created")
+	assert.Greater(t, started[backup], finished[migrate], "weight 0 started before weight -5 finished")
+	for _, k := range []string{deployment, service, appConfig} {
+		assert.Greater(t, started[k], finished[backup], "%s started before the last pre-deploy hook finished", k)
+		assert.Greater(t, started[testHook], finished[k], "the test hook started before %s was awaited", k)
+	}
+	assert.Greater(t, started[smoke], finished[testHook], "weight 5 started before weight 0 finished")
+
+	jobs := jobsOf(t, c, ns)
+	migrated, backedUp := only(t, jobs, "shop-migrate"), only(t, jobs, "shop-backup")
+	smoked := only(t, jobs, "shop-smoke-test")
+	for _, j := range []string{"shop-migrate", "shop-backup", "test-connection", "shop-smoke-test"} {
+		assert.True(t, complete(only(t, jobs, j)), "%s completed and is kept", j)
+	}
+	assert.Equal(t, "ghcr.io/org/shop:v1.0.0", migrated.Spec.Template.Spec.Containers[0].Image)
+	assert.Equal(t, []string{"wget", "-qO-", "http://shop:80/healthz"}, only(t, jobs, "test-connection").Spec.Template.Spec.Containers[0].Command,
+		"the test Pod runs as a Job")
+	pw, err := c.CoreV1().Secrets(ns).Get(ctx, "shop-initial-password", metav1.GetOptions{})
+	require.NoError(t, err)
+	rs := newReplicaSet(t, c, ns, "shop")
+	assert.False(t, rs.CreationTimestamp.Time.Before(backedUp.Status.CompletionTime.Time), "the ReplicaSet was created before the pre-deploy hooks completed")
+
+	res, err = r.Up(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, changed(res.Events), "a no-change up changes nothing")
+
+	cfg.App["image"] = "ghcr.io/org/shop:v1.1.0"
+	r.write(t, cfg)
+	res, err = r.Up(ctx)
+	require.NoError(t, err)
+	// A replaced Job's last step is the deletion of the previous run, after
+	// the new one completed (create-before-delete).
+	assert.Equal(t, map[string]apitype.OpType{
+		migrate:    apitype.OpDeleteReplaced,
+		backup:     apitype.OpDeleteReplaced,
+		deployment: apitype.OpUpdate,
+		smoke:      apitype.OpDeleteReplaced,
+	}, changed(res.Events), "an image bump re-runs the upgrade hooks whose spec it changed around the rollout, and nothing else: "+
+		"not the test hook (busybox, no release id), not the hook ConfigMap, not the install-only Secret")
+	jobs = jobsOf(t, c, ns)
+	backedUp = only(t, jobs, "shop-backup")
+	assert.NotEqual(t, migrated.UID, only(t, jobs, "shop-migrate").UID, "the migration ran again")
+	assert.Equal(t, "ghcr.io/org/shop:v1.1.0", backedUp.Spec.Template.Spec.Containers[0].Image)
+	rs = newReplicaSet(t, c, ns, "shop")
+	assert.Equal(t, "ghcr.io/org/shop:v1.1.0", rs.Spec.Template.Spec.Containers[0].Image)
+	assert.False(t, rs.CreationTimestamp.Time.Before(backedUp.Status.CompletionTime.Time), "the new ReplicaSet was created before the upgrade hooks completed")
+	smoked2 := only(t, jobs, "shop-smoke-test")
+	assert.NotEqual(t, smoked.UID, smoked2.UID, "the smoke test ran again")
+	assert.False(t, smoked2.CreationTimestamp.Time.Before(rs.CreationTimestamp.Time), "the smoke test ran before the new ReplicaSet")
+	pw2, err := c.CoreV1().Secrets(ns).Get(ctx, "shop-initial-password", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, pw.UID, pw2.UID, "the install-only Secret is kept")
+
+	cfg.App["image"] = "ghcr.io/org/shop:v1.2.0"
+	chart["values"] = map[string]any{"backup": map[string]any{"podAnnotations": failing()}}
+	r.write(t, cfg)
+	_, err = r.Up(ctx)
+	require.Error(t, err, "the backup hook fails")
+	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "ghcr.io/org/shop:v1.1.0", dep.Spec.Template.Spec.Containers[0].Image, "a failed pre-upgrade hook left the app as it was")
+	assert.Equal(t, rs.Name, newReplicaSet(t, c, ns, "shop").Name, "no new ReplicaSet")
+	jobs = jobsOf(t, c, ns)
+	assert.Equal(t, smoked2.UID, only(t, jobs, "shop-smoke-test").UID, "no post hook of the failed release ran")
+}
