@@ -144,6 +144,13 @@ type GitOps struct {
 	StackName pulumi.StringOutput `pulumi:"stackName"`
 }
 
+// formerly aliases a child of the hand-over to its name before it was named
+// from its component (it was named from the service account, so two
+// releases of one app name collided), so existing stacks keep it.
+func formerly(name string) pulumi.ResourceOption {
+	return pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name)}})
+}
+
 // newGitOps declares the operator's Stack, the service account its
 // workspace pod runs as, and that account's permissions:
 //   - system:auth-delegator, which every Stack's account needs (the
@@ -163,9 +170,9 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 	parent := pulumi.Parent(g)
 	labels := pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")}
 
-	sa, err := corev1.NewServiceAccount(ctx, o.ServiceAccount, &corev1.ServiceAccountArgs{
+	sa, err := corev1.NewServiceAccount(ctx, name+"-sa", &corev1.ServiceAccountArgs{
 		Metadata: metav1.ObjectMetaArgs{Name: pulumi.String(o.ServiceAccount), Namespace: namespace, Labels: labels},
-	}, parent)
+	}, parent, formerly(o.ServiceAccount))
 	if err != nil {
 		return nil, fmt.Errorf("registering service account %q: %w", o.ServiceAccount, err)
 	}
@@ -174,30 +181,30 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 	}}
 	deps := []pulumi.Resource{sa}
 
-	delegator, err := rbacv1.NewClusterRoleBinding(ctx, o.ServiceAccount+"-auth-delegator", &rbacv1.ClusterRoleBindingArgs{
+	delegator, err := rbacv1.NewClusterRoleBinding(ctx, name+"-auth-delegator", &rbacv1.ClusterRoleBindingArgs{
 		Metadata: metav1.ObjectMetaArgs{Labels: labels},
 		RoleRef: rbacv1.RoleRefArgs{
 			ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: pulumi.String("system:auth-delegator"),
 		},
 		Subjects: subjects,
-	}, parent)
+	}, parent, formerly(o.ServiceAccount+"-auth-delegator"))
 	if err != nil {
 		return nil, fmt.Errorf("registering the auth-delegator binding: %w", err)
 	}
-	admin, err := rbacv1.NewRoleBinding(ctx, o.ServiceAccount+"-admin", &rbacv1.RoleBindingArgs{
+	admin, err := rbacv1.NewRoleBinding(ctx, name+"-admin", &rbacv1.RoleBindingArgs{
 		Metadata: metav1.ObjectMetaArgs{Namespace: namespace, Labels: labels},
 		RoleRef: rbacv1.RoleRefArgs{
 			ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: pulumi.String("admin"),
 		},
 		Subjects: subjects,
-	}, parent)
+	}, parent, formerly(o.ServiceAccount+"-admin"))
 	if err != nil {
 		return nil, fmt.Errorf("registering the namespace admin binding: %w", err)
 	}
 	deps = append(deps, delegator, admin)
 
 	if plan.CreateNamespace {
-		role, err := rbacv1.NewClusterRole(ctx, o.ServiceAccount+"-namespace", &rbacv1.ClusterRoleArgs{
+		role, err := rbacv1.NewClusterRole(ctx, name+"-namespace", &rbacv1.ClusterRoleArgs{
 			Metadata: metav1.ObjectMetaArgs{Labels: labels},
 			Rules: rbacv1.PolicyRuleArray{rbacv1.PolicyRuleArgs{
 				ApiGroups:     pulumi.StringArray{pulumi.String("")},
@@ -205,17 +212,17 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 				ResourceNames: pulumi.StringArray{namespace},
 				Verbs:         pulumi.ToStringArray([]string{"get", "list", "watch", "update", "patch", "delete"}),
 			}},
-		}, parent)
+		}, parent, formerly(o.ServiceAccount+"-namespace"))
 		if err != nil {
 			return nil, fmt.Errorf("registering the namespace role: %w", err)
 		}
-		binding, err := rbacv1.NewClusterRoleBinding(ctx, o.ServiceAccount+"-namespace", &rbacv1.ClusterRoleBindingArgs{
+		binding, err := rbacv1.NewClusterRoleBinding(ctx, name+"-namespace", &rbacv1.ClusterRoleBindingArgs{
 			Metadata: metav1.ObjectMetaArgs{Labels: labels},
 			RoleRef: rbacv1.RoleRefArgs{
 				ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: role.Metadata.Name().Elem(),
 			},
 			Subjects: subjects,
-		}, parent)
+		}, parent, formerly(o.ServiceAccount+"-namespace"))
 		if err != nil {
 			return nil, fmt.Errorf("registering the namespace role binding: %w", err)
 		}

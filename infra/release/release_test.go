@@ -466,16 +466,33 @@ func TestGitOps(t *testing.T) {
 	}
 	assert.ElementsMatch(t, []string{
 		g + "::shop-gitops",
-		g + "$kubernetes:core/v1:ServiceAccount::operator",
-		g + "$kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding::operator-auth-delegator",
-		g + "$kubernetes:rbac.authorization.k8s.io/v1:RoleBinding::operator-admin",
+		g + "$kubernetes:core/v1:ServiceAccount::shop-gitops-sa",
+		g + "$kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding::shop-gitops-auth-delegator",
+		g + "$kubernetes:rbac.authorization.k8s.io/v1:RoleBinding::shop-gitops-admin",
 		g + "$kubernetes:pulumi.com/v1:Stack::shop-gitops",
 	}, gitops)
+	// Earlier versions named the children from the service account; the
+	// aliases keep them in existing stacks.
+	for urn, former := range map[string]string{
+		g + "$kubernetes:core/v1:ServiceAccount::shop-gitops-sa":                                      "operator",
+		g + "$kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding::shop-gitops-auth-delegator": "operator-auth-delegator",
+		g + "$kubernetes:rbac.authorization.k8s.io/v1:RoleBinding::shop-gitops-admin":                 "operator-admin",
+	} {
+		// (The SDK adds aliases to older API versions of RBAC types.)
+		var names []string
+		for _, a := range r.get(t, urn).RegisterRPC.GetAliases() {
+			if n := a.GetSpec().GetName(); n != "" {
+				names = append(names, n)
+			}
+		}
+		assert.Equal(t, []string{former}, names, urn)
+	}
+	assert.Equal(t, "operator", prop(t, r.get(t, g+"$kubernetes:core/v1:ServiceAccount::shop-gitops-sa").Inputs, "metadata.name").StringValue())
 	stack := r.get(t, g+"$kubernetes:pulumi.com/v1:Stack::shop-gitops")
 	assert.ElementsMatch(t, []string{
-		g + "$kubernetes:core/v1:ServiceAccount::operator",
-		g + "$kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding::operator-auth-delegator",
-		g + "$kubernetes:rbac.authorization.k8s.io/v1:RoleBinding::operator-admin",
+		g + "$kubernetes:core/v1:ServiceAccount::shop-gitops-sa",
+		g + "$kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding::shop-gitops-auth-delegator",
+		g + "$kubernetes:rbac.authorization.k8s.io/v1:RoleBinding::shop-gitops-admin",
 	}, stack.RegisterRPC.GetDependencies())
 	assert.Equal(t, map[string]any{
 		"stack": "acme/pulumi-jobs/prod", "projectRepo": "git@github.com:acme/shop-deploy.git", "branch": "main",
@@ -486,6 +503,28 @@ func TestGitOps(t *testing.T) {
 		"destroyOnFinalize": false, "refresh": true, "retryMaxBackoffDurationSeconds": float64(3600),
 	}, prop(t, stack.Inputs, "spec").Mappable())
 	assert.Equal(t, "shop-dev", prop(t, stack.Inputs, "metadata.namespace").StringValue())
+}
+
+// TestTwoHandOversOfOneApp: two releases of the same app (say, two
+// namespaces), both handed over to the operator, register distinct
+// children (runProgram fails on a URN registered twice).
+func TestTwoHandOversOfOneApp(t *testing.T) {
+	r := runProgram(t, "dev", func(ctx *pulumi.Context) error {
+		for _, name := range []string{"shop-eu", "shop-us"} {
+			args := shopArgs()
+			args.Namespace = pulumi.String(name)
+			args.GitOps = &release.GitOpsSettings{
+				Repository: "git@github.com:acme/shop-deploy.git", TargetStack: "acme/pulumi-jobs/prod", AccessTokenSecret: "pulumi-api",
+			}
+			if _, err := release.New(ctx, name, args); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	const g = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:GitOps$kubernetes:core/v1:ServiceAccount::"
+	r.get(t, g+"shop-eu-gitops-sa")
+	r.get(t, g+"shop-us-gitops-sa")
 }
 
 // TestInvalidArgs triggers every refusal of release.Check (its own, the
