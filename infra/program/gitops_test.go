@@ -58,11 +58,11 @@ func TestGitOpsHandOver(t *testing.T) {
 		assert.False(t, has, "the deprecated %s is not used", forbidden)
 	}
 
-	sa := r.find("kubernetes:core/v1:ServiceAccount", "shop-pulumi-operator")
-	delegator := r.find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "shop-pulumi-operator-auth-delegator")
-	admin := r.find("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "shop-pulumi-operator-admin")
-	nsRole := r.find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "shop-pulumi-operator-namespace")
-	nsBinding := r.find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "shop-pulumi-operator-namespace")
+	sa := r.find("kubernetes:core/v1:ServiceAccount", "shop-gitops-sa")
+	delegator := r.find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "shop-gitops-auth-delegator")
+	admin := r.find("kubernetes:rbac.authorization.k8s.io/v1:RoleBinding", "shop-gitops-admin")
+	nsRole := r.find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRole", "shop-gitops-namespace")
+	nsBinding := r.find("kubernetes:rbac.authorization.k8s.io/v1:ClusterRoleBinding", "shop-gitops-namespace")
 	assert.Equal(t, "system:auth-delegator", prop(t, delegator.Inputs, "roleRef.name").StringValue())
 	assert.Equal(t, "admin", prop(t, admin.Inputs, "roleRef.name").StringValue())
 	assert.Equal(t, "shop", prop(t, nsRole.Inputs, "rules[0].resourceNames[0]").StringValue(), "rights on the release's namespace only")
