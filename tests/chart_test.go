@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
@@ -16,15 +17,16 @@ import (
 // few lines of config. Its hooks run as our phases on the real provider:
 //   - first release: the hook ConfigMap (weight -10) and the install-only
 //     Secret before the migration (-5), the migration before the backup (0),
-//     both before the app; the test Pod (0) and the smoke test (5) after the
-//     rollout, in that order; the smoke test's last run is kept (its
-//     hook-delete-policy does not delete it);
+//     both before the app; the smoke test (5) after the rollout, and the
+//     test Pod (0) last, as helm test runs after the release; every run is
+//     kept (the smoke test's hook-delete-policy does not delete it);
 //   - a no-change up runs nothing;
-//   - an image bump re-runs the upgrade hooks of that image before the new
+//   - an image bump, previewed first (the preview announces the up's
+//     steps), re-runs the upgrade hooks of that image before the new
 //     ReplicaSet and after it, and leaves the install-only Secret and the
 //     test hook (another image, no release id) alone;
-//   - a failing pre-upgrade hook leaves the app as it was and runs no post
-//     hook.
+//   - a failing pre-upgrade hook is reported by the driver (hook, phase,
+//     wave, reason), leaves the app as it was and runs no post hook.
 func TestAppFromChart(t *testing.T) {
 	e := setup(t)
 	r := newStack(t, e, "dev")
@@ -54,9 +56,9 @@ func TestAppFromChart(t *testing.T) {
 	assert.Greater(t, started[backup], finished[migrate], "weight 0 started before weight -5 finished")
 	for _, k := range []string{deployment, service, appConfig} {
 		assert.Greater(t, started[k], finished[backup], "%s started before the last pre-deploy hook finished", k)
-		assert.Greater(t, started[testHook], finished[k], "the test hook started before %s was awaited", k)
+		assert.Greater(t, started[smoke], finished[k], "the smoke test started before %s was awaited", k)
 	}
-	assert.Greater(t, started[smoke], finished[testHook], "weight 5 started before weight 0 finished")
+	assert.Greater(t, started[testHook], finished[smoke], "the test hook started before the post-upgrade hooks finished")
 
 	jobs := jobsOf(t, c, ns)
 	migrated, backedUp := only(t, jobs, "shop-migrate"), only(t, jobs, "shop-backup")
@@ -78,8 +80,11 @@ func TestAppFromChart(t *testing.T) {
 
 	cfg.App["image"] = "ghcr.io/org/shop:v1.1.0"
 	r.write(t, cfg)
+	preview, err := r.Preview(ctx)
+	require.NoError(t, err)
 	res, err = r.Up(ctx)
 	require.NoError(t, err)
+	assert.Equal(t, steps(preview.Events), steps(res.Events), "the preview announced other steps than the up performed")
 	// A replaced Job's last step is the deletion of the previous run, after
 	// the new one completed (create-before-delete).
 	assert.Equal(t, map[string]apitype.OpType{
@@ -106,8 +111,16 @@ func TestAppFromChart(t *testing.T) {
 	cfg.App["image"] = "ghcr.io/org/shop:v1.2.0"
 	chart["values"] = map[string]any{"backup": map[string]any{"podAnnotations": failing()}}
 	r.write(t, cfg)
+	start := time.Now()
 	_, err = r.Up(ctx)
 	require.Error(t, err, "the backup hook fails")
+	failed, err := r.FailedJobs(ctx, start)
+	require.NoError(t, err)
+	require.Len(t, failed, 1, "only the backup hook failed")
+	assert.Equal(t, "shop-backup", failed[0].ConfigName)
+	assert.Equal(t, "pre-deploy", failed[0].Phase)
+	assert.Equal(t, "1", failed[0].Wave, "weight 0 is the second pre-deploy wave")
+	assert.Equal(t, "BackoffLimitExceeded", failed[0].Reason)
 	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/org/shop:v1.1.0", dep.Spec.Template.Spec.Containers[0].Image, "a failed pre-upgrade hook left the app as it was")

@@ -233,6 +233,13 @@ func OnceOnly(h Hook) bool {
 	return install && !upgrade
 }
 
+// TestOnly reports whether h is a test hook and nothing else: `helm test`
+// runs it after the release, so a release runs it after its other
+// post-deploy hooks.
+func TestOnly(h Hook) bool {
+	return len(h.Events) > 0 && !slices.ContainsFunc(h.Events, func(e string) bool { return e != testEvent })
+}
+
 // label names the chart as the user wrote it, for errors.
 func (a Args) label() string {
 	if a.Path != "" {
@@ -329,15 +336,17 @@ func (a Args) values() (map[string]any, error) {
 		return merged, nil
 	}
 	// MergeTables changes both maps: give it copies, so that a.Values stays as it was.
-	top, err := deepCopy(a.Values)
+	top, err := throughYAML(a.Values)
 	if err != nil {
 		return nil, fmt.Errorf("values: %w", err)
 	}
 	return chartutil.MergeTables(top, merged), nil
 }
 
-// deepCopy copies a values map through YAML, as Helm reads values.
-func deepCopy(m map[string]any) (map[string]any, error) {
+// throughYAML copies a values map by writing and reading it as YAML: a deep
+// copy, with Go values (ints, typed slices) turned into what Helm reads
+// from a values file.
+func throughYAML(m map[string]any) (map[string]any, error) {
 	b, err := yaml.Marshal(m)
 	if err != nil {
 		return nil, err

@@ -363,6 +363,20 @@ func TestOnceOnly(t *testing.T) {
 	}
 }
 
+func TestTestOnly(t *testing.T) {
+	for _, tc := range []struct {
+		events []string
+		want   bool
+	}{
+		{[]string{"test"}, true},
+		{[]string{"post-install", "test"}, false}, // also runs with the release's post hooks
+		{[]string{"post-upgrade"}, false},
+		{nil, false},
+	} {
+		assert.Equal(t, tc.want, chart.TestOnly(chart.Hook{Events: tc.events}), "%v", tc.events)
+	}
+}
+
 func TestRenderOnceOnlyOfTheFixture(t *testing.T) {
 	r, err := shop(t, nil)
 	require.NoError(t, err)

@@ -15,8 +15,8 @@ import (
 )
 
 // TestMermaidOfChart draws a chart's release: the pre-deploy hook objects
-// before the migration, the app's objects by kind, the test hook and smoke
-// test after it. (The built-in app's graph is in program's TestMermaid.)
+// before the migration, the app's objects by kind, the smoke test after it
+// and the test hook last. (The built-in app's graph is in program's TestMermaid.)
 func TestMermaidOfChart(t *testing.T) {
 	p := &check.Problems{}
 	plan := release.Check(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
@@ -40,11 +40,11 @@ func TestMermaidOfChart(t *testing.T) {
   pre1 --> app
   subgraph post0["post-deploy · wave 0"]
     post0_warm_cache["warm-cache<br/>onChange"]
-    post0_test_connection["test-connection<br/>onChange"]
+    post0_shop_smoke_test["shop-smoke-test<br/>onChange"]
   end
   app --> post0
   subgraph post1["post-deploy · wave 1"]
-    post1_shop_smoke_test["shop-smoke-test<br/>onChange"]
+    post1_test_connection["test-connection<br/>onChange"]
   end
   post0 --> post1`
 	assert.Equal(t, want, strings.TrimSpace(outputs.Mermaid(plan)))

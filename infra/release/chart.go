@@ -50,8 +50,9 @@ type Hooks struct {
 // Hooks map to our phases like this: pre-install and pre-upgrade →
 // pre-deploy, post-install and post-upgrade (and test, when asked) →
 // post-deploy. helm.sh/hook-weight orders them: the distinct weights of a
-// phase, ascending, are its waves 0, 1, 2, … (equal weights in parallel);
-// jobs of the args join the wave of their number. A hook of install only
+// phase, ascending, are its waves 0, 1, 2, … (equal weights in parallel),
+// test hooks in waves after the others; jobs of the args join the wave of
+// their number. A hook of install only
 // runs once (rerun: once); one that Helm runs on every upgrade runs again
 // when its own spec changes, and when the release id changes if one is set
 // (onRelease). hook-delete-policy needs nothing of ours: every run replaces
@@ -84,13 +85,27 @@ func planChart(p *check.Problems, env jobs.Env, args *Args, plan *Plan) []manife
 // planHooks turns the hooks of one phase into planned Jobs merged into
 // waves, and the phase's other hook objects.
 func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Plan, hooks []chart.Hook, waves []jobs.Wave, hasID bool) ([]jobs.Wave, Hooks) {
-	var weights []int
+	// The distinct weights of the phase's Jobs, ascending, are its waves;
+	// test hooks come after the others, as `helm test` runs after the
+	// release (their own weights order them among themselves).
+	var weights, testWeights []int
 	for _, h := range hooks {
-		if (h.Kind == "Job" || h.Kind == "Pod") && !slices.Contains(weights, h.Weight) {
-			weights = append(weights, h.Weight)
+		w := &weights
+		if chart.TestOnly(h) {
+			w = &testWeights
+		}
+		if (h.Kind == "Job" || h.Kind == "Pod") && !slices.Contains(*w, h.Weight) {
+			*w = append(*w, h.Weight)
 		}
 	}
 	slices.Sort(weights)
+	slices.Sort(testWeights)
+	wave := func(h chart.Hook) int {
+		if chart.TestOnly(h) {
+			return len(weights) + slices.Index(testWeights, h.Weight)
+		}
+		return slices.Index(weights, h.Weight)
+	}
 	image, imageKnown := jobs.Literal(args.Image)
 	var extra Hooks
 	var planned []jobs.Planned
@@ -128,7 +143,7 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 				delete(meta, "name")
 			}
 			planned = append(planned, jobs.Planned{
-				Name: name, Wave: slices.Index(weights, h.Weight), Rerun: rerun,
+				Name: name, Wave: wave(h), Rerun: rerun,
 				Timeout: jobs.DefaultTimeout, BackoffLimit: jobs.DefaultBackoffLimit,
 				Resources: plan.App.Resources, Object: job.Obj, Source: h.Source,
 			})

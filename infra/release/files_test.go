@@ -124,9 +124,11 @@ func TestAppFromChart(t *testing.T) {
 	assert.NotEmpty(t, plan.App.Objects, "the chart's non-hook objects are the app")
 	// Weights -5 and 0 are pre-deploy waves 0 and 1; the pre-upgrade backup
 	// and the pre-install,pre-upgrade migration run again on a new release
-	// id; test hooks join the post-deploy phase when asked.
+	// id; test hooks join the post-deploy phase when asked, after its other
+	// hooks.
 	assert.Equal(t, []planned{{0, "shop-migrate", "onRelease"}, {1, "shop-backup", "onRelease"}}, flat(plan.PreDeploy))
-	assert.Equal(t, []planned{{0, "test-connection", "onRelease"}, {1, "shop-smoke-test", "onRelease"}}, flat(plan.PostDeploy))
+	assert.Equal(t, []planned{{0, "shop-smoke-test", "onRelease"}, {1, "test-connection", "onRelease"}}, flat(plan.PostDeploy),
+		"the test hook (weight 0) after the post-upgrade smoke test (weight 5), as helm test runs after the release")
 	assert.Equal(t, []bool{false, true}, plan.PreHooks.Once, "the migration ConfigMap (weight -10) follows the chart; the pre-install Secret (weight 0) is created once")
 	assert.Equal(t, []string{
 		"post-delete hook Job/shop-cleanup (shop/templates/cleanup-job.yaml) is not run: pulumi-jobs runs install and upgrade hooks only",
