@@ -111,6 +111,7 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 	var planned []jobs.Planned
 	for _, h := range hooks {
 		o := manifest.Object{Source: h.Source, Obj: h.Object}
+		markHook(o.Obj)
 		if imageKnown {
 			manifest.SetImage([]manifest.Object{o}, image)
 		}
@@ -174,6 +175,29 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 		out = append(out, jobs.Wave{Number: n, Jobs: byWave[n]})
 	}
 	return out, extra
+}
+
+// HookAnnotation records, on a chart's hook object we run, the helm.sh/hook
+// value it had, e.g. "pre-install,pre-upgrade".
+const HookAnnotation = "pulumi-jobs/helm-hook"
+
+// markHook replaces the helm.sh/hook* annotations of a hook object, which we
+// run ourselves, with HookAnnotation: left on the object they would tell
+// readers (and the Kubernetes provider, which warns that it does not run
+// hooks) that Helm runs it.
+func markHook(obj map[string]any) {
+	meta, _ := obj["metadata"].(map[string]any)
+	ann, _ := meta["annotations"].(map[string]any)
+	hook, ok := ann["helm.sh/hook"]
+	if !ok {
+		return
+	}
+	for k := range ann {
+		if strings.HasPrefix(k, "helm.sh/hook") {
+			delete(ann, k)
+		}
+	}
+	ann[HookAnnotation] = hook
 }
 
 // podAsJob wraps a test hook Pod into a Job that runs it once.

@@ -129,6 +129,15 @@ func TestAppFromChart(t *testing.T) {
 	assert.Equal(t, []planned{{0, "shop-migrate", "onRelease"}, {1, "shop-backup", "onRelease"}}, flat(plan.PreDeploy))
 	assert.Equal(t, []planned{{0, "shop-smoke-test", "onRelease"}, {1, "test-connection", "onRelease"}}, flat(plan.PostDeploy),
 		"the test hook (weight 0) after the post-upgrade smoke test (weight 5), as helm test runs after the release")
+	for _, w := range plan.PostDeploy {
+		for _, j := range w.Jobs {
+			if j.Name == "test-connection" {
+				assert.Equal(t, map[string]any{"pulumi-jobs/helm-hook": "test"}, j.Object["metadata"].(map[string]any)["annotations"],
+					"the helm.sh/hook annotations of a hook we run are replaced (the provider would warn that it does not run it)")
+			}
+		}
+	}
+	assert.Equal(t, map[string]any{"pulumi-jobs/helm-hook": "pre-install,pre-upgrade"}, plan.PreHooks.Objects[0].Obj["metadata"].(map[string]any)["annotations"])
 	assert.Equal(t, []bool{false, true}, plan.PreHooks.Once, "the migration ConfigMap (weight -10) follows the chart; the pre-install Secret (weight 0) is created once")
 	assert.Equal(t, []string{
 		"post-delete hook Job/shop-cleanup (shop/templates/cleanup-job.yaml) is not run: pulumi-jobs runs install and upgrade hooks only",
