@@ -183,3 +183,64 @@ func mustRead(t *testing.T, path string) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// TestExampleChart runs examples/chart-yaml with a plain `pulumi up`: a Helm
+// chart released through our component provider from Pulumi YAML. The
+// hooks run as phases (hook objects and hooks in weight order before the
+// app, which waits for them in state too; smoke test and test hook after
+// it); a no-change up changes nothing; a new image re-runs the upgrade hooks
+// of that image; destroy removes the chart's objects, hook Jobs included.
+func TestExampleChart(t *testing.T) {
+	e := setup(t)
+	ns := "example-chart"
+	s := newCLIStack(t, e, "chart-yaml", map[string]string{"namespace": ns})
+	// charts/shop is a link to the fixture chart: copy what it points to.
+	chart, err := filepath.EvalSymlinks(filepath.Join(e.root, "examples", "chart-yaml", "charts", "shop"))
+	require.NoError(t, err)
+	copyTree(t, chart, filepath.Join(s.dir, "charts", "shop"))
+	c := e.cluster.Client
+	ctx := context.Background()
+
+	evts, err := s.up(t)
+	require.NoError(t, err)
+	started, finished := sequences(evts)
+	deployment := deploymentT + "shop-" + ns + "/shop"
+	hookConfig := "kubernetes:core/v1:ConfigMap::shop-pre-deploy-" + ns + "/shop-migrate"
+	migrate, backup := preJobT+"shop-migrate", preJobT+"shop-backup"
+	smoke, testHook := postJobT+"shop-smoke-test", postJobT+"test-connection"
+	for _, k := range []string{deployment, hookConfig, migrate, backup, smoke, testHook} {
+		require.Contains(t, finished, k)
+	}
+	assert.Greater(t, started[migrate], finished[hookConfig])
+	assert.Greater(t, started[backup], finished[migrate])
+	assert.Greater(t, started[deployment], finished[backup])
+	assert.Greater(t, started[smoke], finished[deployment])
+	assert.Greater(t, started[testHook], finished[smoke])
+	st := s.state(t)
+	assert.Contains(t, st[deployment].Dependencies, st[backup].URN, "the app waits for the last pre-deploy hook in state")
+	assert.Contains(t, st[smoke].Dependencies, st[deployment].URN)
+	jobs := jobsOf(t, c, ns)
+	for _, j := range []string{"shop-migrate", "shop-backup", "shop-smoke-test", "test-connection"} {
+		assert.True(t, complete(only(t, jobs, j)), "Job %s completed", j)
+	}
+
+	evts, err = s.up(t)
+	require.NoError(t, err)
+	assert.Empty(t, changed(evts), "a no-change up changes nothing")
+
+	s.must(t, "config", "set", "image", "ghcr.io/org/shop:v1.1.0")
+	evts, err = s.up(t)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]apitype.OpType{
+		migrate: apitype.OpDeleteReplaced, backup: apitype.OpDeleteReplaced,
+		deployment: apitype.OpUpdate, smoke: apitype.OpDeleteReplaced,
+	}, changed(evts))
+
+	s.must(t, "destroy", "--yes", "--skip-preview")
+	_, err = c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the Deployment is gone: %v", err)
+	left, err := c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
+	if err == nil {
+		assert.Empty(t, left.Items, "no hook Job is left behind (Helm leaves its hooks)")
+	}
+}
