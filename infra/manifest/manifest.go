@@ -44,6 +44,30 @@ func Name(o Object) string {
 	return s
 }
 
+// Kept reports whether the files ask that the object outlive its release,
+// and which annotation asks it: Helm's "helm.sh/resource-policy: keep",
+// Argo CD's "argocd.argoproj.io/sync-options: Delete=false" and Flux's
+// "kustomize.toolkit.fluxcd.io/prune: disabled" (each as its tool reads
+// it). Such an object is never deleted: not on destroy, not when it
+// leaves the files.
+func Kept(o Object) (annotation string, kept bool) {
+	meta, _ := o.Obj["metadata"].(map[string]any)
+	ann, _ := meta["annotations"].(map[string]any)
+	value := func(k string) string { s, _ := ann[k].(string); return strings.TrimSpace(s) }
+	if value("helm.sh/resource-policy") == "keep" {
+		return "helm.sh/resource-policy: keep", true
+	}
+	for _, opt := range strings.Split(value("argocd.argoproj.io/sync-options"), ",") {
+		if strings.TrimSpace(opt) == "Delete=false" {
+			return "argocd.argoproj.io/sync-options: Delete=false", true
+		}
+	}
+	if strings.EqualFold(value("kustomize.toolkit.fluxcd.io/prune"), "disabled") {
+		return "kustomize.toolkit.fluxcd.io/prune: disabled", true
+	}
+	return "", false
+}
+
 // String renders the object as "Deployment/shop (deploy/deployment.yaml)".
 func (o Object) String() string {
 	return fmt.Sprintf("%s/%s (%s)", Kind(o), Name(o), o.Source)

@@ -279,3 +279,29 @@ func TestObjectHelpers(t *testing.T) {
 	assert.Equal(t, "", Kind(empty))
 	assert.Equal(t, "", Name(empty))
 }
+
+func TestKept(t *testing.T) {
+	for _, tc := range []struct {
+		annotations map[string]any
+		want        string
+	}{
+		{map[string]any{"helm.sh/resource-policy": "keep"}, "helm.sh/resource-policy: keep"},
+		{map[string]any{"helm.sh/resource-policy": " keep "}, "helm.sh/resource-policy: keep"},
+		{map[string]any{"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}, "argocd.argoproj.io/sync-options: Delete=false"},
+		{map[string]any{"argocd.argoproj.io/sync-options": "Delete=false"}, "argocd.argoproj.io/sync-options: Delete=false"},
+		{map[string]any{"kustomize.toolkit.fluxcd.io/prune": "disabled"}, "kustomize.toolkit.fluxcd.io/prune: disabled"},
+		{map[string]any{"kustomize.toolkit.fluxcd.io/prune": "Disabled"}, "kustomize.toolkit.fluxcd.io/prune: disabled"},
+		{map[string]any{"helm.sh/resource-policy": "delete"}, ""},
+		{map[string]any{"argocd.argoproj.io/sync-options": "Prune=false"}, ""},
+		{map[string]any{"kustomize.toolkit.fluxcd.io/prune": "enabled"}, ""},
+		{nil, ""},
+	} {
+		o := Object{Source: "x.yaml", Obj: map[string]any{"kind": "PersistentVolumeClaim", "metadata": map[string]any{"name": "data", "annotations": tc.annotations}}}
+		got, kept := Kept(o)
+		assert.Equal(t, tc.want, got, "%v", tc.annotations)
+		assert.Equal(t, tc.want != "", kept, "%v", tc.annotations)
+	}
+	got, kept := Kept(Object{Source: "x.yaml", Obj: map[string]any{"metadata": "not a mapping"}})
+	assert.Empty(t, got)
+	assert.False(t, kept)
+}

@@ -2,6 +2,7 @@ package release
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/utilities"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml"
@@ -100,7 +101,13 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 	d.ServiceName = pulumi.String("").ToStringOutput()
 	var deployment, service bool
 	for _, o := range app.Objects {
-		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{o.Obj}, nil, name, childOpts...)
+		objOpts := childOpts
+		if _, kept := manifest.Kept(o); kept {
+			// The files ask that it outlive the release (a PVC with the
+			// data, say): never deleted, on destroy or when it leaves them.
+			objOpts = append(slices.Clip(childOpts), pulumi.RetainOnDelete(true))
+		}
+		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{o.Obj}, nil, name, objOpts...)
 		if err != nil {
 			return nil, fmt.Errorf("registering %s: %w", o, err)
 		}

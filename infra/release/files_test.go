@@ -63,6 +63,19 @@ func TestAppFromManifests(t *testing.T) {
 	assert.False(t, prop(t, job, "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation").BoolValue())
 }
 
+// TestKeptObjects: an object the files ask to keep (Helm's resource-policy
+// keep here) is retained on delete; the others are not.
+func TestKeptObjects(t *testing.T) {
+	args := fluxArgs()
+	args.App.Manifests = "../manifest/testdata/keep"
+	regs := runProgram(t, "dev", newRelease("my-app", args))
+	const app = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:core/v1:"
+	assert.True(t, regs.get(t, app+"PersistentVolumeClaim::my-app-my-app/data").RegisterRPC.GetRetainOnDelete(), "the claim outlives the release")
+	assert.False(t, regs.get(t, app+"ConfigMap::my-app-my-app/settings").RegisterRPC.GetRetainOnDelete())
+	assert.Equal(t, []string{fluxMigration}, regs.get(t, app+"PersistentVolumeClaim::my-app-my-app/data").RegisterRPC.GetDependencies(),
+		"a kept object still waits for the pre-deploy Jobs")
+}
+
 func TestAppFromFilesRefusals(t *testing.T) {
 	for _, c := range []struct {
 		name   string
