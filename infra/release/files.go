@@ -3,6 +3,7 @@ package release
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/utilities"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml"
@@ -74,6 +75,17 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 		for _, q := range manifest.FillPodSecurity(objs) {
 			p.Add(source, "%s: %s", q.Key, q.Message)
 		}
+	}
+	var kept []string
+	for _, o := range objs {
+		if ann, ok := manifest.Kept(o); ok {
+			kept = append(kept, fmt.Sprintf("%s (%s)", o, ann))
+		}
+	}
+	if len(kept) > 0 && plan.CreateNamespace {
+		plan.KeepNamespace = true
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("%s ask to be kept, so the namespace %q that this release creates is kept on destroy too "+
+			"(deleting it would delete them); delete it yourself once they are no longer needed", strings.Join(kept, ", "), ns))
 	}
 	plan.App.Objects = objs
 }

@@ -74,6 +74,19 @@ func TestKeptObjects(t *testing.T) {
 	assert.False(t, regs.get(t, app+"ConfigMap::my-app-my-app/settings").RegisterRPC.GetRetainOnDelete())
 	assert.Equal(t, []string{fluxMigration}, regs.get(t, app+"PersistentVolumeClaim::my-app-my-app/data").RegisterRPC.GetDependencies(),
 		"a kept object still waits for the pre-deploy Jobs")
+	assert.True(t, regs.get(t, fluxPrefix+"$kubernetes:core/v1:Namespace::my-app").RegisterRPC.GetRetainOnDelete(),
+		"the namespace the release creates is kept too: deleting it would delete the claim")
+
+	p := &check.Problems{}
+	plan := release.Check(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
+	require.Empty(t, p.List)
+	assert.Equal(t, []string{"image ghcr.io/org/my-app:v1.0.0 matches no container of app.manifests by repository, so the files' own images stand", `PersistentVolumeClaim/data (../manifest/testdata/keep/data.yaml) (helm.sh/resource-policy: keep) ask to be kept, ` +
+		`so the namespace "my-app" that this release creates is kept on destroy too (deleting it would delete them); delete it yourself once they are no longer needed`},
+		plan.Warnings)
+
+	// Without kept objects the namespace goes with the release.
+	regs = runProgram(t, "dev", newRelease("my-app", fluxArgs()))
+	assert.False(t, regs.get(t, fluxPrefix+"$kubernetes:core/v1:Namespace::my-app").RegisterRPC.GetRetainOnDelete())
 }
 
 func TestAppFromFilesRefusals(t *testing.T) {

@@ -19,6 +19,7 @@ package release
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -141,6 +142,10 @@ type Plan struct {
 	Args *Args
 	// CreateNamespace says whether the release owns its namespace.
 	CreateNamespace bool
+	// KeepNamespace says that the namespace the release creates outlives
+	// it: app objects in it ask to be kept (manifest.Kept), and deleting
+	// the namespace would delete them.
+	KeepNamespace bool
 	// App is the app with its defaults.
 	App AppPlan
 	// PreDeploy and PostDeploy are the phases' Jobs by wave.
@@ -312,10 +317,13 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 
 	namespace := args.Namespace.ToStringOutput()
 	if plan.CreateNamespace {
-		nsOpts := childOpts
+		nsOpts := slices.Clip(childOpts)
 		if ns, ok := jobs.Literal(args.Namespace); ok && ns != name {
 			// Earlier versions named the Namespace resource after the namespace.
 			nsOpts = append(nsOpts, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(ns)}}))
+		}
+		if plan.KeepNamespace {
+			nsOpts = append(nsOpts, pulumi.RetainOnDelete(true))
 		}
 		ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
 			Metadata: metav1.ObjectMetaArgs{
