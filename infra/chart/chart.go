@@ -119,10 +119,12 @@ type Rendered struct {
 }
 
 // Which hook events a release runs, and where.
-var (
-	preEvents  = []string{string(release.HookPreInstall), string(release.HookPreUpgrade)}
-	postEvents = []string{string(release.HookPostInstall), string(release.HookPostUpgrade)}
-	testEvent  = string(release.HookTest)
+const (
+	preInstall  = string(release.HookPreInstall)
+	preUpgrade  = string(release.HookPreUpgrade)
+	postInstall = string(release.HookPostInstall)
+	postUpgrade = string(release.HookPostUpgrade)
+	testEvent   = string(release.HookTest)
 )
 
 // Render renders the chart of a and splits it into the app's objects and its hooks.
@@ -201,9 +203,9 @@ func Render(a Args) (Rendered, error) {
 		pre, post := false, false
 		for _, e := range h.Events {
 			switch {
-			case slices.Contains(preEvents, e):
+			case e == preInstall || e == preUpgrade:
 				pre, run = true, append(run, e)
-			case slices.Contains(postEvents, e), e == testEvent && a.Tests:
+			case e == postInstall || e == postUpgrade, e == testEvent && a.Tests:
 				post, run = true, append(run, e)
 			default:
 				skipped = append(skipped, e)
@@ -226,10 +228,8 @@ func Render(a Args) (Rendered, error) {
 // and neither a pre-upgrade nor a post-upgrade one, so a release runs it once and never again.
 // Test events are not counted.
 func OnceOnly(h Hook) bool {
-	install := slices.Contains(h.Events, string(release.HookPreInstall)) ||
-		slices.Contains(h.Events, string(release.HookPostInstall))
-	upgrade := slices.Contains(h.Events, string(release.HookPreUpgrade)) ||
-		slices.Contains(h.Events, string(release.HookPostUpgrade))
+	install := slices.Contains(h.Events, preInstall) || slices.Contains(h.Events, postInstall)
+	upgrade := slices.Contains(h.Events, preUpgrade) || slices.Contains(h.Events, postUpgrade)
 	return install && !upgrade
 }
 
