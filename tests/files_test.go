@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -96,7 +97,8 @@ func TestAppFromFluxLayout(t *testing.T) {
 // kustomize's output is what reaches the cluster, the release image wins
 // over the overlay's tag, the migration runs before every app object, and a
 // settings change rolls the app through a new generated ConfigMap without
-// running the migration again.
+// running the migration again. Destroy keeps the object Flux was told not
+// to prune, and the namespace it is in.
 func TestAppFromKustomization(t *testing.T) {
 	e := setup(t)
 	r := newStack(t, e, "dev")
@@ -122,7 +124,7 @@ func TestAppFromKustomization(t *testing.T) {
 			assert.Greater(t, started[k], finished[migrate], "%s started before the migration finished", k)
 		}
 	}
-	assert.Len(t, appObjects, 3, "the Deployment, the Service and the generated ConfigMap: %v", appObjects)
+	assert.Len(t, appObjects, 4, "the Deployment, the Service, the generated ConfigMap and the kept one: %v", appObjects)
 
 	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "my-app", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -153,4 +155,18 @@ func TestAppFromKustomization(t *testing.T) {
 	cm, err = c.CoreV1().ConfigMaps(ns).Get(ctx, next, metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, map[string]string{"LOG_LEVEL": "debug"}, cm.Data)
+
+	// Destroy keeps what the files ask to keep, and the namespace the
+	// release created, which holds it; the rest goes.
+	_, err = r.Destroy(ctx)
+	require.NoError(t, err)
+	_, err = c.AppsV1().Deployments(ns).Get(ctx, "my-app", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the Deployment is gone: %v", err)
+	kept, err := c.CoreV1().ConfigMaps(ns).Get(ctx, "my-app-feature-flags", metav1.GetOptions{})
+	require.NoError(t, err, "the ConfigMap with prune: disabled outlived the release")
+	assert.Equal(t, map[string]string{"new-checkout": "on"}, kept.Data)
+	namespace, err := c.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+	require.NoError(t, err, "the namespace holding it was kept")
+	assert.Nil(t, namespace.DeletionTimestamp)
+	require.NoError(t, c.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}), "the test removes what the release kept")
 }
