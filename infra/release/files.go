@@ -1,6 +1,7 @@
 package release
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -94,7 +95,8 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 // every object a resource of its own, typed by the Kubernetes SDK's own YAML
 // parser (so the provider awaits each as its kind requires: Deployments
 // Available, StatefulSets rolled out, Services with endpoints, …), each with
-// opts' DependsOn (every pre-deploy Job) on itself. The provider's own
+// opts' DependsOn (every pre-deploy Job) on itself, and on the files'
+// CustomResourceDefinitions when it is not one. The provider's own
 // ConfigGroup is not used: its children record no dependency in state.
 func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.ResourceOption) (*AppPhase, error) {
 	d := &AppPhase{}
@@ -112,12 +114,23 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 	d.DeploymentName = pulumi.String("").ToStringOutput()
 	d.ServiceName = pulumi.String("").ToStringOutput()
 	var deployment, service bool
-	for _, o := range app.Objects {
-		objOpts := childOpts
+	// CustomResourceDefinitions first, and every other object depends on
+	// them: a custom resource of the files cannot be created before its
+	// definition (Helm installs crds/ first for the same reason).
+	var crds []pulumi.Resource
+	objects := slices.Clone(app.Objects)
+	slices.SortStableFunc(objects, func(a, b manifest.Object) int {
+		return cmp.Compare(crdRank(a), crdRank(b))
+	})
+	for _, o := range objects {
+		objOpts := slices.Clip(childOpts)
 		if _, kept := manifest.Kept(o); kept {
 			// The files ask that it outlive the release (a PVC with the
 			// data, say): never deleted, on destroy or when it leaves them.
-			objOpts = append(slices.Clip(childOpts), pulumi.RetainOnDelete(true))
+			objOpts = append(objOpts, pulumi.RetainOnDelete(true))
+		}
+		if crdRank(o) > 0 && len(crds) > 0 {
+			objOpts = append(objOpts, pulumi.DependsOn(crds))
 		}
 		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{o.Obj}, nil, name, objOpts...)
 		if err != nil {
@@ -125,6 +138,9 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 		}
 		for _, r := range res {
 			d.objects = append(d.objects, r)
+			if crdRank(o) == 0 {
+				crds = append(crds, r)
+			}
 		}
 		switch kind := manifest.Kind(o); {
 		case kind == "Deployment" && !deployment:
@@ -140,6 +156,14 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 		return nil, fmt.Errorf("registering outputs of the app of release %q: %w", name, err)
 	}
 	return d, nil
+}
+
+// crdRank orders a CustomResourceDefinition (0) before any other object (1).
+func crdRank(o manifest.Object) int {
+	if manifest.Kind(o) == "CustomResourceDefinition" {
+		return 0
+	}
+	return 1
 }
 
 // registerHooks registers a chart's hooks of one phase that are not Jobs,

@@ -89,6 +89,21 @@ func TestKeptObjects(t *testing.T) {
 	assert.False(t, regs.get(t, fluxPrefix+"$kubernetes:core/v1:Namespace::my-app").RegisterRPC.GetRetainOnDelete())
 }
 
+// TestCustomResourcesAfterTheirDefinitions: the files' objects wait for
+// their CustomResourceDefinitions (and, like those, for the pre-deploy
+// Jobs), whatever the files' order.
+func TestCustomResourcesAfterTheirDefinitions(t *testing.T) {
+	args := fluxArgs()
+	args.App.Manifests = "../manifest/testdata/crd"
+	regs := runProgram(t, "dev", newRelease("my-app", args))
+	const app = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:"
+	crd := app + "apiextensions.k8s.io/v1:CustomResourceDefinition::my-app-backups.example.com"
+	assert.Equal(t, []string{fluxMigration}, regs.get(t, crd).RegisterRPC.GetDependencies())
+	for _, urn := range []string{app + "example.com/v1:Backup::my-app-my-app/nightly", app + "core/v1:ConfigMap::my-app-my-app/settings"} {
+		assert.ElementsMatch(t, []string{fluxMigration, crd}, regs.get(t, urn).RegisterRPC.GetDependencies(), urn)
+	}
+}
+
 func TestAppFromFilesRefusals(t *testing.T) {
 	for _, c := range []struct {
 		name   string
