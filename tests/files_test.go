@@ -124,7 +124,12 @@ func TestAppFromKustomization(t *testing.T) {
 			assert.Greater(t, started[k], finished[migrate], "%s started before the migration finished", k)
 		}
 	}
-	assert.Len(t, appObjects, 4, "the Deployment, the Service, the generated ConfigMap and the kept one: %v", appObjects)
+	assert.Len(t, appObjects, 5, "the Deployment, the Service, the generated ConfigMap, the kept one and the Backup: %v", appObjects)
+	crd := "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition::my-app-backups.example.com"
+	backup := "kubernetes:example.com/v1:Backup::my-app-" + ns + "/nightly"
+	require.Contains(t, finished, crd)
+	assert.Greater(t, started[crd], finished[migrate])
+	assert.Greater(t, started[backup], finished[crd], "the custom resource started before its definition was created")
 
 	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "my-app", metav1.GetOptions{})
 	require.NoError(t, err)
