@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -87,6 +88,13 @@ func TestAppFromChart(t *testing.T) {
 	res, err = r.Up(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, steps(preview.Events), steps(res.Events), "the preview announced other steps than the up performed")
+	// A replaced Job's last step is the deletion of its previous run, at the
+	// end of the up: order by the step that created the new run.
+	started, finished = sequences(res.Events)
+	backupRun := newRunCreated(res.Events, backup)
+	require.Positive(t, backupRun, "the engine reported the creation of the backup's new run")
+	assert.Greater(t, started[deployment], backupRun, "the rollout started before the upgrade hooks completed")
+	assert.Greater(t, started[smoke], finished[deployment], "the smoke test started before the rollout was awaited (Available)")
 	// A replaced Job's last step is the deletion of the previous run, after
 	// the new one completed (create-before-delete).
 	assert.Equal(t, map[string]apitype.OpType{
@@ -129,4 +137,15 @@ func TestAppFromChart(t *testing.T) {
 	assert.Equal(t, rs.Name, newReplicaSet(t, c, ns, "shop").Name, "no new ReplicaSet")
 	jobs = jobsOf(t, c, ns)
 	assert.Equal(t, smoked2.UID, only(t, jobs, "shop-smoke-test").UID, "no post hook of the failed release ran")
+}
+
+// newRunCreated returns the sequence number of the engine event that
+// finished creating the new run of the replaced resource key (type::name).
+func newRunCreated(evts []events.EngineEvent, key string) int {
+	for _, e := range evts {
+		if o := e.ResOutputsEvent; o != nil && o.Metadata.Op == apitype.OpCreateReplacement && shortURN(o.Metadata.URN) == key {
+			return e.Sequence
+		}
+	}
+	return -1
 }
