@@ -68,7 +68,7 @@ func TestAppFromChart(t *testing.T) {
 		assert.True(t, complete(only(t, jobs, j)), "%s completed and is kept", j)
 	}
 	assert.Equal(t, "ghcr.io/org/shop:v1.0.0", migrated.Spec.Template.Spec.Containers[0].Image)
-	assert.Equal(t, "pre-install,pre-upgrade", migrated.Annotations["pulumi-jobs/helm-hook"], "the hook's events, recorded")
+	assert.Equal(t, "pre-install,pre-upgrade", migrated.Annotations["pulumi-jobs/hook"], "the hook's events, recorded")
 	assert.NotContains(t, migrated.Annotations, "helm.sh/hook", "Helm's hook annotations are not left on a hook we run")
 	assert.Equal(t, []string{"wget", "-qO-", "http://shop:80/healthz"}, only(t, jobs, "test-connection").Spec.Template.Spec.Containers[0].Command,
 		"the test Pod runs as a Job")

@@ -175,3 +175,54 @@ func TestAppFromKustomization(t *testing.T) {
 	assert.Nil(t, namespace.DeletionTimestamp)
 	require.NoError(t, c.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}), "the test removes what the release kept")
 }
+
+// TestAppFromArgoCDDirectory releases an Argo CD Application's directory
+// as it is, hooks included, with three lines of app config: the PreSync
+// ConfigMap (sync-wave -1), the generateName'd migration (0) and the seed
+// (1) run in that order before the app, the PostSync smoke test after the
+// rollout; every run is kept (no HookSucceeded deletion); a no-change up
+// changes nothing; a new image re-runs the hooks around the rollout.
+func TestAppFromArgoCDDirectory(t *testing.T) {
+	e := setup(t)
+	r := newStack(t, e, "dev")
+	copyTree(t, filepath.Join(e.root, "tests", "testdata", "argo"), r.workDir)
+	cfg := stackConfig{App: map[string]any{"name": "my-app", "image": "ghcr.io/org/my-app:v1.0.0", "manifests": "app"}}
+	r.write(t, cfg)
+	ctx := context.Background()
+	c := e.cluster.Client
+	ns := r.namespace
+
+	res, err := r.Up(ctx)
+	require.NoError(t, err)
+	started, finished := sequences(res.Events)
+	settings := "kubernetes:core/v1:ConfigMap::my-app-pre-deploy-" + ns + "/migrate-settings"
+	migrate, seed := jobT+"my-app-pre-deploy-migrate", jobT+"my-app-pre-deploy-seed"
+	deployment := deploymentT + "my-app-" + ns + "/my-app"
+	smoke := jobT + "my-app-post-deploy-smoke-test"
+	for _, k := range []string{settings, migrate, seed, deployment, smoke} {
+		require.Contains(t, finished, k)
+	}
+	assert.Greater(t, started[migrate], finished[settings])
+	assert.Greater(t, started[seed], finished[migrate], "sync-wave 1 started before sync-wave 0 finished")
+	assert.Greater(t, started[deployment], finished[seed])
+	assert.Greater(t, started[smoke], finished[deployment], "the PostSync hook started before the rollout was awaited")
+	jobs := jobsOf(t, c, ns)
+	for _, j := range []string{"migrate", "seed", "smoke-test"} {
+		assert.True(t, complete(only(t, jobs, j)), "%s completed and is kept", j)
+	}
+	assert.Equal(t, "ghcr.io/org/my-app:v1.0.0", only(t, jobs, "migrate").Spec.Template.Spec.Containers[0].Image)
+	assert.Equal(t, "argocd: PreSync", only(t, jobs, "migrate").Annotations["pulumi-jobs/hook"])
+
+	res, err = r.Up(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, changed(res.Events), "a no-change up changes nothing")
+
+	cfg.App["image"] = "ghcr.io/org/my-app:v1.1.0"
+	r.write(t, cfg)
+	res, err = r.Up(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]apitype.OpType{
+		migrate: apitype.OpDeleteReplaced, seed: apitype.OpDeleteReplaced,
+		deployment: apitype.OpUpdate, smoke: apitype.OpDeleteReplaced,
+	}, changed(res.Events))
+}

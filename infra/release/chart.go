@@ -75,10 +75,8 @@ func planChart(p *check.Problems, env jobs.Env, args *Args, plan *Plan) []manife
 	for i, o := range r.App {
 		objs[i] = manifest.Object{Source: o.Source, Obj: o.Obj}
 	}
-	_, hasID := jobs.Literal(args.ReleaseID)
-	hasID = hasID || args.ReleaseID != nil
-	plan.PreDeploy, plan.PreHooks = planHooks(p, "app.chart", env, args, plan, r.PreDeploy, plan.PreDeploy, hasID)
-	plan.PostDeploy, plan.PostHooks = planHooks(p, "app.chart", env, args, plan, r.PostDeploy, plan.PostDeploy, hasID)
+	plan.PreDeploy, plan.PreHooks = planHooks(p, "app.chart", env, args, plan, r.PreDeploy, plan.PreDeploy, hasReleaseID(args))
+	plan.PostDeploy, plan.PostHooks = planHooks(p, "app.chart", env, args, plan, r.PostDeploy, plan.PostDeploy, hasReleaseID(args))
 	return objs
 }
 
@@ -113,7 +111,7 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 		o := manifest.Object{Source: h.Source, Obj: h.Object}
 		markHook(o.Obj)
 		if imageKnown {
-			manifest.SetImage([]manifest.Object{o}, image)
+			plan.hookImages += manifest.SetImage([]manifest.Object{o}, image)
 		}
 		switch h.Kind {
 		case "Job", "Pod":
@@ -142,6 +140,7 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 			}
 			if meta, ok := job.Obj["metadata"].(map[string]any); ok {
 				delete(meta, "name")
+				delete(meta, "generateName")
 			}
 			planned = append(planned, jobs.Planned{
 				Name: name, Wave: wave(h), Rerun: rerun,
@@ -177,27 +176,32 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 	return out, extra
 }
 
-// HookAnnotation records, on a chart's hook object we run, the helm.sh/hook
-// value it had, e.g. "pre-install,pre-upgrade".
-const HookAnnotation = "pulumi-jobs/helm-hook"
+// HookAnnotation records, on a hook object we run, the hook it was: the
+// helm.sh/hook value of a chart's hook ("pre-install,pre-upgrade"), or
+// "argocd: " and the argocd.argoproj.io/hook value of an Argo CD hook.
+const HookAnnotation = "pulumi-jobs/hook"
 
-// markHook replaces the helm.sh/hook* annotations of a hook object, which we
-// run ourselves, with HookAnnotation: left on the object they would tell
+// markHook replaces the hook annotations of a hook object, which we run
+// ourselves, with HookAnnotation: left on the object they would tell
 // readers (and the Kubernetes provider, which warns that it does not run
-// hooks) that Helm runs it.
+// Helm hooks) that another tool runs it.
 func markHook(obj map[string]any) {
 	meta, _ := obj["metadata"].(map[string]any)
 	ann, _ := meta["annotations"].(map[string]any)
-	hook, ok := ann["helm.sh/hook"]
-	if !ok {
+	var was string
+	if v, ok := ann["helm.sh/hook"].(string); ok {
+		was = v
+	} else if v, ok := ann[argoHook].(string); ok {
+		was = "argocd: " + v
+	} else {
 		return
 	}
 	for k := range ann {
-		if strings.HasPrefix(k, "helm.sh/hook") {
+		if strings.HasPrefix(k, "helm.sh/hook") || strings.HasPrefix(k, argoHook) || k == argoSyncWave {
 			delete(ann, k)
 		}
 	}
-	ann[HookAnnotation] = hook
+	ann[HookAnnotation] = was
 }
 
 // podAsJob wraps a test hook Pod into a Job that runs it once.

@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
@@ -54,6 +55,13 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 			p.Add("app.manifests", "%v", err)
 			return
 		}
+		// Argo CD's resource hooks among them run as phases.
+		var pre, post []chart.Hook
+		var warnings []string
+		objs, pre, post, warnings = argoHooks(p, objs)
+		plan.Warnings = append(plan.Warnings, warnings...)
+		plan.PreDeploy, plan.PreHooks = planHooks(p, "app.manifests", env, args, plan, pre, plan.PreDeploy, hasReleaseID(args))
+		plan.PostDeploy, plan.PostHooks = planHooks(p, "app.manifests", env, args, plan, post, plan.PostDeploy, hasReleaseID(args))
 	} else {
 		source = "app.chart"
 		objs = planChart(p, env, args, plan)
@@ -69,7 +77,7 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 	if nsKnown {
 		manifest.SetNamespace(objs, ns)
 	}
-	if imageKnown && image != "" && manifest.SetImage(objs, image) == 0 {
+	if imageKnown && image != "" && manifest.SetImage(objs, image)+plan.hookImages == 0 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("image %s matches no container of %s by repository, so the files' own images stand", image, source))
 	}
 	if plan.CreateNamespace {
@@ -188,14 +196,11 @@ func registerHooks(ctx *pulumi.Context, prefix string, h Hooks, opts ...pulumi.R
 	return out, nil
 }
 
-// refuseHook reports an object of app.manifests that another tool runs as a
-// hook: among the app's objects it would be applied once, beside the app,
-// instead of run before or after it.
+// refuseHook reports a Helm hook among the objects of app.manifests (left
+// in `helm template` output, say): among the app's objects it would be
+// applied once, beside the app, instead of run before or after it.
 func refuseHook(p *check.Problems, o manifest.Object) {
 	ann, _ := o.Obj["metadata"].(map[string]any)["annotations"].(map[string]any)
-	if hook, ok := ann["argocd.argoproj.io/hook"].(string); ok {
-		p.Add("app.manifests", "%s is an Argo CD %s hook; move it out of app.manifests and list it as preDeploy (PreSync) or postDeploy (PostSync) with manifest: <its file> and wave: <its sync-wave>", o, hook)
-	}
 	if hook, ok := ann["helm.sh/hook"].(string); ok {
 		p.Add("app.manifests", "%s is a Helm %s hook; release the chart with app.chart (its hooks run as phases), or list the file as preDeploy or postDeploy with manifest: <its file>", o, hook)
 	}

@@ -89,6 +89,60 @@ func TestKeptObjects(t *testing.T) {
 	assert.False(t, regs.get(t, fluxPrefix+"$kubernetes:core/v1:Namespace::my-app").RegisterRPC.GetRetainOnDelete())
 }
 
+// TestArgoCDHooks: an Argo CD user's app directory, hooks included, is the
+// app: PreSync hooks are pre-deploy waves by sync-wave (-1 → 0, 5 → 1), the
+// PostSync smoke test (generateName'd) post-deploy, the SyncFail hook a
+// warning; only the Service is an app object.
+func TestArgoCDHooks(t *testing.T) {
+	p := &check.Problems{}
+	args := fluxArgs()
+	args.App.Manifests = "../manifest/testdata/hooks/argo"
+	args.PreDeploy, args.PostDeploy = nil, nil
+	plan := release.Check(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
+	require.Empty(t, p.List)
+
+	var app []string
+	for _, o := range plan.App.Objects {
+		app = append(app, o.String())
+	}
+	assert.Equal(t, []string{"Service/my-app (../manifest/testdata/hooks/argo/service.yaml)"}, app)
+	type planned struct {
+		wave        int
+		name, rerun string
+	}
+	flat := func(waves []jobs.Wave) []planned {
+		var out []planned
+		for _, w := range waves {
+			for _, j := range w.Jobs {
+				out = append(out, planned{w.Number, j.Name, j.Rerun})
+			}
+		}
+		return out
+	}
+	assert.Equal(t, []planned{{0, "migrate", "onChange"}, {1, "seed", "onChange"}}, flat(plan.PreDeploy))
+	assert.Equal(t, []planned{{0, "smoke-test", "onChange"}}, flat(plan.PostDeploy), "the generateName, without its dash")
+	require.Len(t, plan.PreHooks.Objects, 1)
+	hook := plan.PreHooks.Objects[0].Obj["metadata"].(map[string]any)
+	assert.Equal(t, "migrate-settings", hook["name"])
+	assert.Equal(t, "my-app", hook["namespace"])
+	assert.Equal(t, map[string]any{"pulumi-jobs/hook": "argocd: PreSync"}, hook["annotations"], "Argo CD's annotations replaced")
+	smoke := plan.PostDeploy[0].Jobs[0].Object["metadata"].(map[string]any)
+	assert.NotContains(t, smoke, "generateName", "our Jobs are auto-named")
+	assert.Equal(t, []string{
+		"Argo CD SyncFail hook Job/notify-failure (../manifest/testdata/hooks/argo/notify.yaml) is not run: pulumi-jobs runs PreSync and PostSync hooks only",
+	}, plan.Warnings)
+
+	// Registered: the Service waits for the last PreSync wave, the smoke
+	// test for the Service, the migration for its ConfigMap.
+	regs := runProgram(t, "dev", newRelease("my-app", args))
+	const jobs = fluxPrefix + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::"
+	service := fluxPrefix + "$pulumi-jobs:index:App$kubernetes:core/v1:Service::my-app-my-app/my-app"
+	settings := fluxPrefix + "$kubernetes:core/v1:ConfigMap::my-app-pre-deploy-my-app/migrate-settings"
+	assert.ElementsMatch(t, []string{jobs + "my-app-pre-deploy-migrate", jobs + "my-app-pre-deploy-seed"}, regs.get(t, service).RegisterRPC.GetDependencies())
+	assert.Contains(t, regs.get(t, jobs+"my-app-post-deploy-smoke-test").RegisterRPC.GetDependencies(), service)
+	assert.Contains(t, regs.get(t, jobs+"my-app-pre-deploy-migrate").RegisterRPC.GetDependencies(), settings)
+}
+
 // TestCustomResourcesAfterTheirDefinitions: the files' objects wait for
 // their CustomResourceDefinitions (and, like those, for the pre-deploy
 // Jobs), whatever the files' order.
@@ -115,8 +169,6 @@ func TestAppFromFilesRefusals(t *testing.T) {
 		{"missing directory", func(a *release.Args) { a.App.Manifests = "nowhere" }, "app.manifests", "nowhere"},
 		{"manifest and command", func(a *release.Args) { a.PreDeploy[0].Command = []string{"x"} }, "preDeploy[0].command", "cannot be set with manifest"},
 		{"manifest not a Job", func(a *release.Args) { a.PreDeploy[0].Manifest = "../manifest/testdata/flux/deploy/service.yaml" }, "preDeploy[0].manifest", "must hold exactly one Job"},
-		{"Argo CD hook among the app's objects", func(a *release.Args) { a.App.Manifests = "../manifest/testdata/hooks/argo" }, "app.manifests",
-			"Job/migrate (../manifest/testdata/hooks/argo/migrate.yaml) is an Argo CD PreSync hook; move it out of app.manifests and list it as preDeploy (PreSync) or postDeploy (PostSync) with manifest: <its file> and wave: <its sync-wave>"},
 		{"Helm hook among the app's objects", func(a *release.Args) { a.App.Manifests = "../manifest/testdata/hooks/helm" }, "app.manifests",
 			"Job/smoke (../manifest/testdata/hooks/helm/smoke.yaml) is a Helm post-upgrade hook; release the chart with app.chart"},
 		{"output namespace", func(a *release.Args) { a.Namespace = pulumi.String("my-app").ToStringOutput() }, "namespace", "must be a plain string when the app comes from files"},
@@ -173,12 +225,12 @@ func TestAppFromChart(t *testing.T) {
 	for _, w := range plan.PostDeploy {
 		for _, j := range w.Jobs {
 			if j.Name == "test-connection" {
-				assert.Equal(t, map[string]any{"pulumi-jobs/helm-hook": "test"}, j.Object["metadata"].(map[string]any)["annotations"],
+				assert.Equal(t, map[string]any{"pulumi-jobs/hook": "test"}, j.Object["metadata"].(map[string]any)["annotations"],
 					"the helm.sh/hook annotations of a hook we run are replaced (the provider would warn that it does not run it)")
 			}
 		}
 	}
-	assert.Equal(t, map[string]any{"pulumi-jobs/helm-hook": "pre-install,pre-upgrade"}, plan.PreHooks.Objects[0].Obj["metadata"].(map[string]any)["annotations"])
+	assert.Equal(t, map[string]any{"pulumi-jobs/hook": "pre-install,pre-upgrade"}, plan.PreHooks.Objects[0].Obj["metadata"].(map[string]any)["annotations"])
 	assert.Equal(t, []bool{false, true}, plan.PreHooks.Once, "the migration ConfigMap (weight -10) follows the chart; the pre-install Secret (weight 0) is created once")
 	assert.Equal(t, []string{
 		"post-delete hook Job/shop-cleanup (shop/templates/cleanup-job.yaml) is not run: pulumi-jobs runs install and upgrade hooks only",

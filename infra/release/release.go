@@ -155,6 +155,9 @@ type Plan struct {
 	// Warnings are what the release will do that its args may not expect,
 	// one sentence each; New logs them at preview and up.
 	Warnings []string
+
+	// hookImages counts the hooks' containers given the release image.
+	hookImages int
 }
 
 // AppPlan is the app with every default applied.
