@@ -164,7 +164,7 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 	}
 	for _, j := range planned {
 		if names[j.Name] {
-			p.Add(key, "the chart's hook Job %q has the name of a job of the args; rename one", j.Name)
+			p.Add(key, "hook Job %q (%s) has the name of another job of its phase; rename one", j.Name, j.Source)
 		}
 		names[j.Name] = true
 		byWave[j.Wave] = append(byWave[j.Wave], j)
