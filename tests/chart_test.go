@@ -77,9 +77,7 @@ func TestAppFromChart(t *testing.T) {
 	rs := newReplicaSet(t, c, ns, "shop")
 	assert.False(t, rs.CreationTimestamp.Time.Before(backedUp.Status.CompletionTime.Time), "the ReplicaSet was created before the pre-deploy hooks completed")
 
-	res, err = r.Up(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, changed(res.Events), "a no-change up changes nothing")
+	upChangesNothing(t, r)
 
 	cfg.App["image"] = "ghcr.io/org/shop:v1.1.0"
 	r.write(t, cfg)

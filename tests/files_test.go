@@ -77,9 +77,7 @@ func TestAppFromFluxLayout(t *testing.T) {
 	rs := newReplicaSet(t, c, r.namespace, "my-app")
 	assert.False(t, rs.CreationTimestamp.Time.Before(m.Status.CompletionTime.Time), "the new ReplicaSet before the migration completed")
 
-	res, err = r.Up(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, changed(res.Events), "a no-change up changes nothing")
+	upChangesNothing(t, r)
 
 	cfg.App["image"] = "ghcr.io/org/my-app:v1.1.0"
 	r.write(t, cfg)
@@ -213,9 +211,7 @@ func TestAppFromArgoCDDirectory(t *testing.T) {
 	assert.Equal(t, "ghcr.io/org/my-app:v1.0.0", only(t, jobs, "migrate").Spec.Template.Spec.Containers[0].Image)
 	assert.Equal(t, "argocd: PreSync", only(t, jobs, "migrate").Annotations["pulumi-jobs/hook"])
 
-	res, err = r.Up(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, changed(res.Events), "a no-change up changes nothing")
+	upChangesNothing(t, r)
 
 	cfg.App["image"] = "ghcr.io/org/my-app:v1.1.0"
 	r.write(t, cfg)

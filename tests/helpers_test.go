@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -163,3 +164,12 @@ func typeOf(urn string) string {
 }
 
 func listOpts(selector string) metav1.ListOptions { return metav1.ListOptions{LabelSelector: selector} }
+
+// upChangesNothing runs an up of the stack as it is and fails the test if
+// the engine did anything: no step but "same".
+func upChangesNothing(t *testing.T, r *testStack) {
+	t.Helper()
+	res, err := r.Up(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, changed(res.Events), "a no-change up changes nothing")
+}

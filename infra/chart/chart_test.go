@@ -341,39 +341,29 @@ func TestRenderUnreachableRepository(t *testing.T) {
 	assert.Regexp(t, `^chart shop 0\.1\.0 from `+regexp.QuoteMeta(url)+`: cannot find it in repository `+regexp.QuoteMeta(url)+`: .*connection refused.*: check that the repository is reachable from here`, err.Error())
 }
 
-func TestOnceOnly(t *testing.T) {
+// TestOnceOnlyAndTestOnly: which hooks a release runs once, and which only
+// as tests after the other post-deploy hooks.
+func TestOnceOnlyAndTestOnly(t *testing.T) {
 	for _, tc := range []struct {
-		events []string
-		want   bool
+		events         []string
+		once, testOnly bool
 	}{
-		{[]string{"pre-install"}, true},
-		{[]string{"post-install"}, true},
-		{[]string{"pre-install", "post-install"}, true},
-		{[]string{"pre-install", "pre-upgrade"}, false},
-		{[]string{"post-install", "post-upgrade"}, false},
-		{[]string{"pre-upgrade"}, false},
-		{[]string{"post-upgrade"}, false},
-		{[]string{"pre-install", "post-upgrade"}, false}, // runs on every upgrade, after the app
-		{[]string{"post-install", "test"}, true},
-		{[]string{"test"}, false},
-		{[]string{"pre-delete"}, false},
-		{nil, false},
+		{[]string{"pre-install"}, true, false},
+		{[]string{"post-install"}, true, false},
+		{[]string{"pre-install", "post-install"}, true, false},
+		{[]string{"pre-install", "pre-upgrade"}, false, false},
+		{[]string{"post-install", "post-upgrade"}, false, false},
+		{[]string{"pre-upgrade"}, false, false},
+		{[]string{"post-upgrade"}, false, false},
+		{[]string{"pre-install", "post-upgrade"}, false, false}, // runs on every upgrade, after the app
+		{[]string{"post-install", "test"}, true, false},         // also runs with the release's post hooks
+		{[]string{"test"}, false, true},
+		{[]string{"pre-delete"}, false, false},
+		{nil, false, false},
 	} {
-		assert.Equal(t, tc.want, chart.OnceOnly(chart.Hook{Events: tc.events}), "%v", tc.events)
-	}
-}
-
-func TestTestOnly(t *testing.T) {
-	for _, tc := range []struct {
-		events []string
-		want   bool
-	}{
-		{[]string{"test"}, true},
-		{[]string{"post-install", "test"}, false}, // also runs with the release's post hooks
-		{[]string{"post-upgrade"}, false},
-		{nil, false},
-	} {
-		assert.Equal(t, tc.want, chart.TestOnly(chart.Hook{Events: tc.events}), "%v", tc.events)
+		h := chart.Hook{Events: tc.events}
+		assert.Equal(t, tc.once, chart.OnceOnly(h), "OnceOnly %v", tc.events)
+		assert.Equal(t, tc.testOnly, chart.TestOnly(h), "TestOnly %v", tc.events)
 	}
 }
 

@@ -156,13 +156,18 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 
 	d.DeploymentName = d.Deployment.Metadata.Name().Elem()
 	d.ServiceName = d.Service.Metadata.Name().Elem()
+	return d, d.registerOutputs(ctx, name)
+}
+
+// registerOutputs registers the outputs of the app of release name.
+func (d *AppPhase) registerOutputs(ctx *pulumi.Context, name string) error {
 	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
 		"deploymentName": d.DeploymentName,
 		"serviceName":    d.ServiceName,
 	}); err != nil {
-		return nil, fmt.Errorf("registering outputs of the app of release %q: %w", name, err)
+		return fmt.Errorf("registering outputs of the app of release %q: %w", name, err)
 	}
-	return d, nil
+	return nil
 }
 
 // Resources returns what post-deploy Jobs wait for: the Deployment (Available

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -71,13 +72,7 @@ func argoHooks(p *check.Problems, objs []manifest.Object) (app []manifest.Object
 	// As Argo CD orders them: by sync-wave, then kind (a ConfigMap before
 	// the Job that reads it), then name.
 	order := func(a, b chart.Hook) int {
-		if a.Weight != b.Weight {
-			return a.Weight - b.Weight
-		}
-		if a.Kind != b.Kind {
-			return kindRank(a.Kind) - kindRank(b.Kind)
-		}
-		return strings.Compare(a.Name, b.Name)
+		return cmp.Or(cmp.Compare(a.Weight, b.Weight), cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)), strings.Compare(a.Name, b.Name))
 	}
 	slices.SortStableFunc(pre, order)
 	slices.SortStableFunc(post, order)

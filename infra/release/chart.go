@@ -75,14 +75,14 @@ func planChart(p *check.Problems, env jobs.Env, args *Args, plan *Plan) []manife
 	for i, o := range r.App {
 		objs[i] = manifest.Object{Source: o.Source, Obj: o.Obj}
 	}
-	plan.PreDeploy, plan.PreHooks = planHooks(p, "app.chart", env, args, plan, r.PreDeploy, plan.PreDeploy, hasReleaseID(args))
-	plan.PostDeploy, plan.PostHooks = planHooks(p, "app.chart", env, args, plan, r.PostDeploy, plan.PostDeploy, hasReleaseID(args))
+	plan.PreDeploy, plan.PreHooks = planHooks(p, "app.chart", env, args, plan, r.PreDeploy, plan.PreDeploy)
+	plan.PostDeploy, plan.PostHooks = planHooks(p, "app.chart", env, args, plan, r.PostDeploy, plan.PostDeploy)
 	return objs
 }
 
 // planHooks turns the hooks of one phase into planned Jobs merged into
 // waves, and the phase's other hook objects.
-func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Plan, hooks []chart.Hook, waves []jobs.Wave, hasID bool) ([]jobs.Wave, Hooks) {
+func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Plan, hooks []chart.Hook, waves []jobs.Wave) ([]jobs.Wave, Hooks) {
 	// The distinct weights of the phase's Jobs, ascending, are its waves;
 	// test hooks come after the others, as `helm test` runs after the
 	// release (their own weights order them among themselves).
@@ -135,7 +135,7 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 			switch {
 			case chart.OnceOnly(h):
 				rerun = jobs.Once
-			case hasID:
+			case hasReleaseID(args):
 				rerun = jobs.OnRelease
 			}
 			if meta, ok := job.Obj["metadata"].(map[string]any); ok {

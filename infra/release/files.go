@@ -60,8 +60,8 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 		var warnings []string
 		objs, pre, post, warnings = argoHooks(p, objs)
 		plan.Warnings = append(plan.Warnings, warnings...)
-		plan.PreDeploy, plan.PreHooks = planHooks(p, "app.manifests", env, args, plan, pre, plan.PreDeploy, hasReleaseID(args))
-		plan.PostDeploy, plan.PostHooks = planHooks(p, "app.manifests", env, args, plan, post, plan.PostDeploy, hasReleaseID(args))
+		plan.PreDeploy, plan.PreHooks = planHooks(p, "app.manifests", env, args, plan, pre, plan.PreDeploy)
+		plan.PostDeploy, plan.PostHooks = planHooks(p, "app.manifests", env, args, plan, post, plan.PostDeploy)
 	} else {
 		source = "app.chart"
 		objs = planChart(p, env, args, plan)
@@ -157,13 +157,7 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 			d.ServiceName, service = pulumi.String(manifest.Name(o)).ToStringOutput(), true
 		}
 	}
-	if err := ctx.RegisterResourceOutputs(d, pulumi.Map{
-		"deploymentName": d.DeploymentName,
-		"serviceName":    d.ServiceName,
-	}); err != nil {
-		return nil, fmt.Errorf("registering outputs of the app of release %q: %w", name, err)
-	}
-	return d, nil
+	return d, d.registerOutputs(ctx, name)
 }
 
 // crdRank orders a CustomResourceDefinition (0) before any other object (1).

@@ -22,6 +22,23 @@ const (
 	fluxSmoke      = fluxPrefix + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::my-app-post-deploy-smoke"
 )
 
+// planned is a planned Job as the tests compare it: wave, name, re-run policy.
+type planned struct {
+	wave        int
+	name, rerun string
+}
+
+// flat lists the Jobs of waves in order.
+func flat(waves []jobs.Wave) []planned {
+	var out []planned
+	for _, w := range waves {
+		for _, j := range w.Jobs {
+			out = append(out, planned{w.Number, j.Name, j.Rerun})
+		}
+	}
+	return out
+}
+
 // fluxArgs is the Flux seed's layout, released with a few lines of args.
 func fluxArgs() *release.Args {
 	return &release.Args{
@@ -106,19 +123,6 @@ func TestArgoCDHooks(t *testing.T) {
 		app = append(app, o.String())
 	}
 	assert.Equal(t, []string{"Service/my-app (../manifest/testdata/hooks/argo/service.yaml)"}, app)
-	type planned struct {
-		wave        int
-		name, rerun string
-	}
-	flat := func(waves []jobs.Wave) []planned {
-		var out []planned
-		for _, w := range waves {
-			for _, j := range w.Jobs {
-				out = append(out, planned{w.Number, j.Name, j.Rerun})
-			}
-		}
-		return out
-	}
 	assert.Equal(t, []planned{{0, "migrate", "onChange"}, {1, "seed", "onChange"}}, flat(plan.PreDeploy))
 	assert.Equal(t, []planned{{0, "smoke-test", "onChange"}}, flat(plan.PostDeploy), "the generateName, without its dash")
 	require.Len(t, plan.PreHooks.Objects, 1)
@@ -206,20 +210,6 @@ func TestAppFromChart(t *testing.T) {
 	})
 	require.Empty(t, p.List)
 
-	type planned struct {
-		wave  int
-		name  string
-		rerun string
-	}
-	flat := func(waves []jobs.Wave) []planned {
-		var out []planned
-		for _, w := range waves {
-			for _, j := range w.Jobs {
-				out = append(out, planned{w.Number, j.Name, j.Rerun})
-			}
-		}
-		return out
-	}
 	assert.NotEmpty(t, plan.App.Objects, "the chart's non-hook objects are the app")
 	// Weights -5 and 0 are pre-deploy waves 0 and 1; the pre-upgrade backup
 	// and the pre-install,pre-upgrade migration run again on a new release
