@@ -113,7 +113,7 @@ func (o *Options) defaults() error {
 		o.ProviderPath = os.Getenv(ProviderEnv)
 	}
 	if o.Program == nil {
-		o.Program = program.RunIn(o.WorkDir)
+		o.Program = program.RunIn(o.WorkDir, o.Kubeconfig)
 	}
 	if o.Progress == nil {
 		o.Progress = os.Stdout

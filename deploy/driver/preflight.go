@@ -9,11 +9,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -26,9 +24,6 @@ const ReachTimeout = 10 * time.Second
 
 // ErrUnreachable means the cluster did not answer; nothing was done.
 var ErrUnreachable = errors.New("the cluster cannot be reached")
-
-// ErrNotOwned means the release would take over an object it did not create.
-var ErrNotOwned = errors.New("the release does not own it")
 
 // Preflight is what the driver found and did before an engine operation.
 type Preflight struct {
@@ -66,13 +61,15 @@ func (r stateResource) name() (ns, name string) {
 //
 //   - the stack config has no unknown pulumi-jobs keys (a typo such as
 //     preDeploys would silently skip the migrations);
-//   - the release creates no namespace that exists but that this stack's
-//     state does not hold (it would take it over, and destroy would delete
-//     it with everything in it);
 //   - the namespace and Deployment the state records still exist. When the
 //     cluster has lost them (deleted, or recreated empty), the state is
 //     refreshed as part of the next preview or up, so the release is put
 //     back instead of being reported "unchanged".
+//
+// That the release takes over nothing it did not create is not checked
+// here but where the release is planned (infra/release), so that every way
+// of running it — this driver, a plain `pulumi up`, the component provider —
+// refuses the same objects, in preview and up alike.
 func (d *Driver) Preflight(ctx context.Context, verb string) (Preflight, error) {
 	var pf Preflight
 	settings, err := d.ws.StackSettings(ctx, d.opts.Stack)
@@ -107,9 +104,6 @@ func (d *Driver) Preflight(ctx context.Context, verb string) (Preflight, error) 
 
 	resources, err := d.stateResources(ctx)
 	if err != nil {
-		return pf, err
-	}
-	if err := d.checkOwnership(ctx, client, settings.Config, resources); err != nil {
 		return pf, err
 	}
 	for _, r := range resources {
@@ -218,44 +212,6 @@ func readCheckpoint(base string) (deployment json.RawMessage, found bool, err er
 		return nil, false, fmt.Errorf("reading the checkpoint %s: %w", base, err)
 	}
 	return cp.Checkpoint.Latest, true, nil
-}
-
-// checkOwnership refuses to create a namespace that already exists unless
-// this stack's own state shows that it created it.
-func (d *Driver) checkOwnership(ctx context.Context, client kubernetes.Interface, cfg config.Map, resources []stateResource) error {
-	ns, create := "", true
-	for k, v := range cfg {
-		raw, err := v.Value(config.NopDecrypter)
-		if err != nil || v.Secure() {
-			continue
-		}
-		switch k.String() {
-		case jobsconfig.Key(jobsconfig.KeyNamespace):
-			ns = raw
-		case jobsconfig.Key(jobsconfig.KeyCreateNamespace):
-			if b, err := strconv.ParseBool(raw); err == nil {
-				create = b
-			}
-		}
-	}
-	if ns == "" || !create {
-		return nil
-	}
-	for _, r := range resources {
-		if _, name := r.name(); r.Type == "kubernetes:core/v1:Namespace" && name == ns && !r.Delete {
-			return nil // created by this stack
-		}
-	}
-	_, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("checking namespace %q in the cluster: %w", ns, err)
-	}
-	return fmt.Errorf(`%w: namespace %q already exists and stack %q did not create it. With %s true the release would take it over (relabel it to enforce Pod Security "restricted") and destroy would delete it with everything in it. Nothing was changed.
-Fix: deploy into the existing namespace with `+"`pulumi config set createNamespace false`"+` (its labels stay yours), or set %s to a namespace that does not exist yet`,
-		ErrNotOwned, ns, d.opts.Stack, jobsconfig.Key(jobsconfig.KeyCreateNamespace), jobsconfig.Key(jobsconfig.KeyNamespace))
 }
 
 // typeName shortens a Pulumi type token to its kind ("kubernetes:apps/v1:Deployment" → "Deployment").

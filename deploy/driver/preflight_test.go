@@ -3,7 +3,6 @@ package driver
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,54 +10,9 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes/fake"
 )
-
-func TestCheckOwnership(t *testing.T) {
-	existing := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}
-	ours := stateResource{Type: "kubernetes:core/v1:Namespace", Outputs: map[string]any{"metadata": map[string]any{"name": "shop"}}}
-	cases := []struct {
-		name      string
-		cfg       map[string]string
-		inCluster bool
-		state     []stateResource
-		refused   bool
-	}{
-		{"new namespace", map[string]string{"pulumi-jobs:namespace": "shop"}, false, nil, false},
-		{"existing, not ours", map[string]string{"pulumi-jobs:namespace": "shop"}, true, nil, true},
-		{"existing, created by this stack", map[string]string{"pulumi-jobs:namespace": "shop"}, true, []stateResource{ours}, false},
-		{"existing, ours only as a pending delete", map[string]string{"pulumi-jobs:namespace": "shop"}, true,
-			[]stateResource{{Type: ours.Type, Delete: true, Outputs: ours.Outputs}}, true},
-		{"existing, createNamespace false", map[string]string{"pulumi-jobs:namespace": "shop", "pulumi-jobs:createNamespace": "false"}, true, nil, false},
-		{"existing, createNamespace true", map[string]string{"pulumi-jobs:namespace": "shop", "pulumi-jobs:createNamespace": "true"}, true, nil, true},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			client := fake.NewClientset()
-			if c.inCluster {
-				client = fake.NewClientset(existing)
-			}
-			cfg := config.Map{}
-			for k, v := range c.cfg {
-				cfg[config.MustMakeKey("pulumi-jobs", k[len("pulumi-jobs:"):])] = config.NewValue(v)
-			}
-			d := &Driver{opts: Options{Stack: "dev"}}
-			err := d.checkOwnership(context.Background(), client, cfg, c.state)
-			if !c.refused {
-				require.NoError(t, err)
-				return
-			}
-			require.ErrorIs(t, err, ErrNotOwned)
-			assert.Contains(t, err.Error(), `namespace "shop" already exists and stack "dev" did not create it`)
-			assert.Contains(t, err.Error(), "pulumi config set createNamespace false")
-		})
-	}
-}
 
 func TestEngineError(t *testing.T) {
 	job := "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:PreDeploy$kubernetes:batch/v1:Job::migrate"

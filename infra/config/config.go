@@ -34,6 +34,7 @@ const (
 	KeyRelease         = "release"
 	KeyDatabaseURL     = "databaseUrl"
 	KeyGitOps          = "gitops"
+	KeyAdopt           = "adopt"
 )
 
 // appKeys, gitOpsKeys and jobKeys are the fields of the config's objects.
@@ -120,6 +121,14 @@ func Load(src Source) (release.Plan, error) {
 			p.add(Key(KeyCreateNamespace), "must be true or false, got %q", v)
 		} else {
 			args.CreateNamespace = &b
+		}
+	}
+	if v, ok := src.GetConfig(Key(KeyAdopt)); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			p.add(Key(KeyAdopt), "must be true or false, got %q; true lets the release take over objects it did not create", v)
+		} else {
+			args.Adopt = &b
 		}
 	}
 	if id, ok := src.GetConfig(Key(KeyRelease)); ok {

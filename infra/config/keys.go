@@ -11,7 +11,7 @@ import (
 // TopLevelKeys returns every top-level key of the pulumi-jobs namespace,
 // without the namespace, sorted.
 func TopLevelKeys() []string {
-	keys := []string{KeyApp, KeyCreateNamespace, KeyDatabaseURL, KeyGitOps, KeyNamespace, KeyPostDeploy, KeyPreDeploy, KeyRelease}
+	keys := []string{KeyAdopt, KeyApp, KeyCreateNamespace, KeyDatabaseURL, KeyGitOps, KeyNamespace, KeyPostDeploy, KeyPreDeploy, KeyRelease}
 	slices.Sort(keys)
 	return keys
 }

@@ -62,6 +62,11 @@ type Args struct {
 	// unset (true by default; Jobs built from command always have them). Set
 	// it to false only for a namespace that does not enforce restricted.
 	FillPodSecurity *bool `pulumi:"fillPodSecurity,optional"`
+
+	// Owner is the mark (ownership.Annotation) on every Job: the release
+	// they belong to (Go callers only). New sets it to the component's own
+	// "<project>/<stack>/<name>" when it is empty.
+	Owner string
 }
 
 // Env is where a component is constructed: the stack (whose name decides

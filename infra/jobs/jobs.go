@@ -31,6 +31,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 )
 
@@ -116,6 +117,11 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	waves := Plan(p, "jobs", name, EnvOf(ctx), args)
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
+	}
+	if args.Owner == "" {
+		owned := *args
+		owned.Owner = ownership.Owner(ctx.Project(), ctx.Stack(), name)
+		args = &owned
 	}
 	return NewFromPlan(ctx, name, args, waves, opts...)
 }
@@ -278,7 +284,7 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 		Metadata: metav1.ObjectMetaArgs{
 			Namespace:   args.Namespace,
 			Labels:      labels,
-			Annotations: pulumi.StringMap{ReplaceUnreadyAnnotation: pulumi.String("true")},
+			Annotations: jobAnnotations(args.Owner),
 		},
 		Spec: batchv1.JobSpecArgs{
 			BackoffLimit:          pulumi.Int(j.BackoffLimit),
@@ -329,7 +335,7 @@ func newJobFromObject(ctx *pulumi.Context, component string, j Planned, args *Ar
 	meta := child(obj, "metadata")
 	meta["namespace"] = args.Namespace
 	meta["labels"] = merge(meta["labels"], labels)
-	meta["annotations"] = merge(meta["annotations"], pulumi.StringMap{ReplaceUnreadyAnnotation: pulumi.String("true")})
+	meta["annotations"] = merge(meta["annotations"], jobAnnotations(args.Owner))
 	spec := child(obj, "spec")
 	if _, set := spec["activeDeadlineSeconds"]; !set || j.TimeoutSet {
 		spec["activeDeadlineSeconds"] = deadline
@@ -358,6 +364,16 @@ func newJobFromObject(ctx *pulumi.Context, component string, j Planned, args *Ar
 		return nil, fmt.Errorf("registering job %q of %q from %s: %w", j.Name, component, j.Source, err)
 	}
 	return &job, nil
+}
+
+// jobAnnotations are the annotations of every Job's metadata: replaceUnready
+// and, when there is one, the owner mark.
+func jobAnnotations(owner string) pulumi.StringMap {
+	ann := pulumi.StringMap{ReplaceUnreadyAnnotation: pulumi.String("true")}
+	if owner != "" {
+		ann[ownership.Annotation] = pulumi.String(owner)
+	}
+	return ann
 }
 
 // child returns m[key] as a map, creating it when absent.

@@ -283,7 +283,7 @@ func TestJobInputs(t *testing.T) {
 			"metadata": map[string]any{
 				"namespace":   "shop",
 				"labels":      labels,
-				"annotations": map[string]any{"pulumi.com/replaceUnready": "true"},
+				"annotations": map[string]any{"pulumi.com/replaceUnready": "true", "pulumi-jobs/owner": "pulumi-jobs/dev/migrations"},
 			},
 			"spec": spec,
 		}

@@ -44,6 +44,32 @@ func Name(o Object) string {
 	return s
 }
 
+// APIVersion returns the object's apiVersion, or "" when it has none.
+func APIVersion(o Object) string {
+	s, _ := o.Obj["apiVersion"].(string)
+	return s
+}
+
+// Namespace returns the object's metadata.namespace, or "" when it has none.
+func Namespace(o Object) string {
+	s, _ := nestedString(o.Obj, "metadata", "namespace")
+	return s
+}
+
+// Annotate sets the annotation key to value on every object's metadata
+// (never on a pod template: a change there would roll pods or re-run Jobs).
+func Annotate(objs []Object, key, value string) {
+	for _, o := range objs {
+		meta, ok := ensureMap(o.Obj, "metadata")
+		if !ok {
+			continue
+		}
+		if ann, ok := ensureMap(meta, "annotations"); ok {
+			ann[key] = value
+		}
+	}
+}
+
 // Kept reports whether the files ask that the object outlive its release,
 // and which annotation asks it: Helm's "helm.sh/resource-policy: keep",
 // Argo CD's "argocd.argoproj.io/sync-options: Delete=false" and Flux's

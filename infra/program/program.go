@@ -14,6 +14,7 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/outputs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
@@ -24,13 +25,16 @@ func Run(ctx *pulumi.Context) error {
 	return run(ctx, ctx)
 }
 
-// RunIn returns Run for the project in dir: the paths of the config
-// (app.manifests, app.chart, a job's manifest) are relative to dir. The
-// Automation API does not tell an inline program its project directory, so
-// a driver that runs the program inline says it with this.
-func RunIn(dir string) pulumi.RunFunc {
+// RunIn returns Run for the project in dir, releasing to the cluster of the
+// kubeconfig file (empty: $KUBECONFIG, ~/.kube/config): the paths of the
+// config (app.manifests, app.chart, a job's manifest) are relative to dir,
+// and the release looks up what it would create in that cluster. The
+// Automation API tells an inline program neither its project directory nor
+// the environment it gives the provider, so a driver that runs the program
+// inline says both with this.
+func RunIn(dir, kubeconfig string) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
-		return run(ctx, rootedSource{Context: ctx, root: dir})
+		return run(ctx, rootedSource{Context: ctx, root: dir, kubeconfig: kubeconfig})
 	}
 }
 
@@ -38,7 +42,8 @@ func RunIn(dir string) pulumi.RunFunc {
 // is known.
 type rootedSource struct {
 	*pulumi.Context
-	root string
+	root       string
+	kubeconfig string
 }
 
 // RootDirectory is the project directory.
@@ -52,6 +57,12 @@ func run(ctx *pulumi.Context, src config.Source) error {
 	plan, err := config.Load(src)
 	if err != nil {
 		return err
+	}
+	if s, ok := src.(rootedSource); ok && s.kubeconfig != "" {
+		kctx, _ := ctx.GetConfig("kubernetes:context")
+		if plan.Args.Cluster, err = ownership.Connect(s.kubeconfig, kctx); err != nil {
+			return fmt.Errorf("reaching the cluster of %s: %w", s.kubeconfig, err)
+		}
 	}
 	r, err := release.New(ctx, plan.App.Name, plan.Args)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 )
 
@@ -54,6 +55,8 @@ type appInputs struct {
 	namespace      pulumi.StringInput
 	image          pulumi.StringInput
 	databaseSecret pulumi.StringInput
+	// owner is the release's mark (ownership.Annotation).
+	owner string
 }
 
 // newApp registers the app phase of the release name; opts carry its
@@ -91,9 +94,10 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 	d.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			// Fixed names: the app is addressed by name (Service DNS, kubectl).
-			Name:      pulumi.String(app.Name),
-			Namespace: in.namespace,
-			Labels:    labels,
+			Name:        pulumi.String(app.Name),
+			Namespace:   in.namespace,
+			Labels:      labels,
+			Annotations: ownedBy(in.owner),
 		},
 		Spec: appsv1.DeploymentSpecArgs{
 			Replicas: pulumi.Int(app.Replicas),
@@ -138,7 +142,7 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 			Name:        pulumi.String(app.Name),
 			Namespace:   in.namespace,
 			Labels:      labels,
-			Annotations: pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true")},
+			Annotations: pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true"), ownership.Annotation: pulumi.String(in.owner)},
 		},
 		Spec: corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),

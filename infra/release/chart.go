@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 )
 
 // Chart is the app as a Helm chart: its objects are the app phase, and its
@@ -149,6 +150,7 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 			})
 		default:
 			manifest.SetNamespace([]manifest.Object{o}, nsOf(args))
+			manifest.Annotate([]manifest.Object{o}, ownership.Annotation, plan.Owner)
 			extra.Objects = append(extra.Objects, o)
 			extra.Once = append(extra.Once, chart.OnceOnly(h))
 		}

@@ -129,7 +129,8 @@ func TestArgoCDHooks(t *testing.T) {
 	hook := plan.PreHooks.Objects[0].Obj["metadata"].(map[string]any)
 	assert.Equal(t, "migrate-settings", hook["name"])
 	assert.Equal(t, "my-app", hook["namespace"])
-	assert.Equal(t, map[string]any{"pulumi-jobs/hook": "argocd: PreSync"}, hook["annotations"], "Argo CD's annotations replaced")
+	assert.Equal(t, map[string]any{"pulumi-jobs/hook": "argocd: PreSync", "pulumi-jobs/owner": "pulumi-jobs/dev/my-app"}, hook["annotations"],
+		"Argo CD's annotations replaced, the release's mark added")
 	smoke := plan.PostDeploy[0].Jobs[0].Object["metadata"].(map[string]any)
 	assert.NotContains(t, smoke, "generateName", "our Jobs are auto-named")
 	assert.Equal(t, []string{
@@ -226,7 +227,8 @@ func TestAppFromChart(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, map[string]any{"pulumi-jobs/hook": "pre-install,pre-upgrade"}, plan.PreHooks.Objects[0].Obj["metadata"].(map[string]any)["annotations"])
+	assert.Equal(t, map[string]any{"pulumi-jobs/hook": "pre-install,pre-upgrade", "pulumi-jobs/owner": "pulumi-jobs/dev/shop"},
+		plan.PreHooks.Objects[0].Obj["metadata"].(map[string]any)["annotations"])
 	assert.Equal(t, []bool{false, true}, plan.PreHooks.Once, "the migration ConfigMap (weight -10) follows the chart; the pre-install Secret (weight 0) is created once")
 	assert.Equal(t, []string{
 		"post-delete hook Job/shop-cleanup (shop/templates/cleanup-job.yaml) is not run: pulumi-jobs runs install and upgrade hooks only",

@@ -169,9 +169,10 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 	o := plan.Args.GitOps.withDefaults(plan.App.Name)
 	parent := pulumi.Parent(g)
 	labels := pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")}
+	owned := ownedBy(plan.Owner)
 
 	sa, err := corev1.NewServiceAccount(ctx, name+"-sa", &corev1.ServiceAccountArgs{
-		Metadata: metav1.ObjectMetaArgs{Name: pulumi.String(o.ServiceAccount), Namespace: namespace, Labels: labels},
+		Metadata: metav1.ObjectMetaArgs{Name: pulumi.String(o.ServiceAccount), Namespace: namespace, Labels: labels, Annotations: owned},
 	}, parent, formerly(o.ServiceAccount))
 	if err != nil {
 		return nil, fmt.Errorf("registering service account %q: %w", o.ServiceAccount, err)
@@ -182,7 +183,7 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 	deps := []pulumi.Resource{sa}
 
 	delegator, err := rbacv1.NewClusterRoleBinding(ctx, name+"-auth-delegator", &rbacv1.ClusterRoleBindingArgs{
-		Metadata: metav1.ObjectMetaArgs{Labels: labels},
+		Metadata: metav1.ObjectMetaArgs{Labels: labels, Annotations: owned},
 		RoleRef: rbacv1.RoleRefArgs{
 			ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: pulumi.String("system:auth-delegator"),
 		},
@@ -192,7 +193,7 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 		return nil, fmt.Errorf("registering the auth-delegator binding: %w", err)
 	}
 	admin, err := rbacv1.NewRoleBinding(ctx, name+"-admin", &rbacv1.RoleBindingArgs{
-		Metadata: metav1.ObjectMetaArgs{Namespace: namespace, Labels: labels},
+		Metadata: metav1.ObjectMetaArgs{Namespace: namespace, Labels: labels, Annotations: owned},
 		RoleRef: rbacv1.RoleRefArgs{
 			ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: pulumi.String("admin"),
 		},
@@ -205,7 +206,7 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 
 	if plan.CreateNamespace {
 		role, err := rbacv1.NewClusterRole(ctx, name+"-namespace", &rbacv1.ClusterRoleArgs{
-			Metadata: metav1.ObjectMetaArgs{Labels: labels},
+			Metadata: metav1.ObjectMetaArgs{Labels: labels, Annotations: owned},
 			Rules: rbacv1.PolicyRuleArray{rbacv1.PolicyRuleArgs{
 				ApiGroups:     pulumi.StringArray{pulumi.String("")},
 				Resources:     pulumi.StringArray{pulumi.String("namespaces")},
@@ -217,7 +218,7 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 			return nil, fmt.Errorf("registering the namespace role: %w", err)
 		}
 		binding, err := rbacv1.NewClusterRoleBinding(ctx, name+"-namespace", &rbacv1.ClusterRoleBindingArgs{
-			Metadata: metav1.ObjectMetaArgs{Labels: labels},
+			Metadata: metav1.ObjectMetaArgs{Labels: labels, Annotations: owned},
 			RoleRef: rbacv1.RoleRefArgs{
 				ApiGroup: pulumi.String("rbac.authorization.k8s.io"), Kind: pulumi.String("ClusterRole"), Name: role.Metadata.Name().Elem(),
 			},
@@ -256,7 +257,7 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 	g.Stack, err = apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
 		ApiVersion:  pulumi.String("pulumi.com/v1"),
 		Kind:        pulumi.String("Stack"),
-		Metadata:    metav1.ObjectMetaArgs{Namespace: namespace, Labels: labels},
+		Metadata:    metav1.ObjectMetaArgs{Namespace: namespace, Labels: labels, Annotations: owned},
 		OtherFields: kubernetes.UntypedArgs{"spec": stackSpec},
 	}, parent, pulumi.DependsOn(deps))
 	if err != nil {

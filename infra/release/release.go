@@ -30,6 +30,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 )
 
@@ -80,6 +81,20 @@ type Args struct {
 	Kubeconfig pulumi.StringInput `pulumi:"kubeconfig,optional" provider:"secret"`
 	// Context, when set, is the kubeconfig context to use.
 	Context pulumi.StringInput `pulumi:"context,optional"`
+	// Adopt lets the release take over objects that exist in the cluster
+	// and that it did not create (from Helm, kubectl or another stack);
+	// false by default, when the release refuses them, naming each, before
+	// anything is created. Adopted objects are marked as the release's own
+	// and listed at preview; from then on they are the release's, and
+	// destroy deletes them (an adopted namespace with everything in it).
+	Adopt *bool `pulumi:"adopt,optional"`
+
+	// Cluster, when set, is where the release looks up the objects it
+	// would create before it creates any (Go callers only). By default it
+	// is the cluster that kubeconfig and context name, else the stack's
+	// kubernetes:kubeconfig and kubernetes:context, else $KUBECONFIG,
+	// ~/.kube/config or the pod's service account, as for the provider.
+	Cluster ownership.Cluster
 }
 
 // App is the application's Deployment and Service.
@@ -152,6 +167,11 @@ type Plan struct {
 	PreDeploy, PostDeploy []jobs.Wave
 	// PreHooks and PostHooks are a chart's hooks that are not Jobs.
 	PreHooks, PostHooks Hooks
+	// Owner is the mark (ownership.Annotation) on every object the
+	// release creates: "<project>/<stack>/<release name>".
+	Owner string
+	// Adopt says whether the release takes over objects it did not create.
+	Adopt bool
 	// Warnings are what the release will do that its args may not expect,
 	// one sentence each; New logs them at preview and up.
 	Warnings []string
@@ -182,7 +202,10 @@ func Check(p *check.Problems, name string, env jobs.Env, args *Args) Plan {
 	if args == nil {
 		args = &Args{}
 	}
-	plan := Plan{Args: args, CreateNamespace: args.CreateNamespace == nil || *args.CreateNamespace}
+	plan := Plan{
+		Args: args, CreateNamespace: args.CreateNamespace == nil || *args.CreateNamespace,
+		Owner: ownership.Owner(env.Project, env.Stack, name), Adopt: args.Adopt != nil && *args.Adopt,
+	}
 	ns, nsKnown := "", false
 	if args.Namespace == nil {
 		p.Add("namespace", "required; the Kubernetes namespace of the release, e.g. shop")
@@ -283,6 +306,9 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
 	}
+	if err := checkOwnership(ctx, name, plan, opts); err != nil {
+		return nil, err
+	}
 	for _, w := range plan.Warnings {
 		if err := ctx.Log.Warn(w, nil); err != nil {
 			return nil, fmt.Errorf("logging a warning of release %q: %w", name, err)
@@ -331,8 +357,9 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
 			Metadata: metav1.ObjectMetaArgs{
 				// A namespace has a fixed name: everything else is addressed by it.
-				Name:   args.Namespace,
-				Labels: namespaceLabels(plan.App.Name),
+				Name:        args.Namespace,
+				Labels:      namespaceLabels(plan.App.Name),
+				Annotations: ownedBy(plan.Owner),
 			},
 		}, nsOpts...)
 		if err != nil {
@@ -346,8 +373,9 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	if args.DatabaseURL != nil {
 		secret, err := corev1.NewSecret(ctx, name+"-database", &corev1.SecretArgs{
 			Metadata: metav1.ObjectMetaArgs{
-				Namespace: namespace,
-				Labels:    pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")},
+				Namespace:   namespace,
+				Labels:      pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")},
+				Annotations: ownedBy(plan.Owner),
 			},
 			Type:       pulumi.String("Opaque"),
 			StringData: pulumi.StringMap{check.DatabaseURLEnv: pulumi.ToSecret(args.DatabaseURL).(pulumi.StringOutput)},
@@ -366,7 +394,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		return jobs.NewFromPlan(ctx, jobsName, &jobs.Args{
 			Namespace: namespace, Image: args.Image, ReleaseID: args.ReleaseID, Jobs: list,
 			DatabaseSecret: databaseSecret, Resources: &plan.App.Resources, Phase: label, PartOf: plan.App.Name,
-			FillPodSecurity: &plan.CreateNamespace,
+			FillPodSecurity: &plan.CreateNamespace, Owner: plan.Owner,
 		}, waves, o...)
 	}
 	preHooks, err := registerHooks(ctx, name+"-"+PreDeployPhase, plan.PreHooks, childOpts...)
@@ -381,7 +409,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	if plan.App.Objects != nil {
 		r.App, err = newFilesApp(ctx, name, plan.App, appOpts...)
 	} else {
-		r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret}, appOpts...)
+		r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret, owner: plan.Owner}, appOpts...)
 	}
 	if err != nil {
 		return nil, err
@@ -414,6 +442,11 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		return nil, fmt.Errorf("registering outputs of release %q: %w", name, err)
 	}
 	return r, nil
+}
+
+// ownedBy is the annotation that marks an object as the release owner's.
+func ownedBy(owner string) pulumi.StringMap {
+	return pulumi.StringMap{ownership.Annotation: pulumi.String(owner)}
 }
 
 // namespaceLabels enforce Pod Security "restricted" on the namespace: pods

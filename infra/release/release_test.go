@@ -251,7 +251,7 @@ func TestInputs(t *testing.T) {
 			"pod-security.kubernetes.io/audit":           "restricted",
 			"app.kubernetes.io/part-of":                  "shop",
 			"app.kubernetes.io/managed-by":               "pulumi",
-		}},
+		}, "annotations": map[string]any{"pulumi-jobs/owner": "pulumi-jobs/dev/shop"}},
 	}, r.get(t, namespaceURN).Inputs.Mappable())
 
 	secret := r.get(t, secretURN).Inputs
@@ -268,7 +268,10 @@ func TestInputs(t *testing.T) {
 
 	assert.Equal(t, map[string]any{
 		"apiVersion": "apps/v1", "kind": "Deployment",
-		"metadata": map[string]any{"name": "shop", "namespace": "shop-dev", "labels": labels},
+		"metadata": map[string]any{
+			"name": "shop", "namespace": "shop-dev", "labels": labels,
+			"annotations": map[string]any{"pulumi-jobs/owner": "pulumi-jobs/dev/shop"},
+		},
 		"spec": map[string]any{
 			"replicas": float64(2),
 			"selector": map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "shop"}},
@@ -316,7 +319,7 @@ func TestInputs(t *testing.T) {
 		"apiVersion": "v1", "kind": "Service",
 		"metadata": map[string]any{
 			"name": "shop", "namespace": "shop-dev", "labels": labels,
-			"annotations": map[string]any{"pulumi.com/skipAwait": "true"},
+			"annotations": map[string]any{"pulumi.com/skipAwait": "true", "pulumi-jobs/owner": "pulumi-jobs/dev/shop"},
 		},
 		"spec": map[string]any{
 			"type":     "ClusterIP",
@@ -383,6 +386,7 @@ func TestProvider(t *testing.T) {
 	args := shopArgs()
 	args.Kubeconfig = pulumi.ToSecret(pulumi.String("apiVersion: v1")).(pulumi.StringOutput)
 	args.Context = pulumi.String("kind-dev")
+	args.Cluster = &fakeCluster{} // the kubeconfig names no cluster
 	r := runProgram(t, "dev", newRelease("shop", args))
 	const providerURN = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi:providers:kubernetes::shop"
 	provider := r.get(t, providerURN)

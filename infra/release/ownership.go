@@ -1,0 +1,186 @@
+package release
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
+)
+
+// checkOwnership looks up, before anything is registered, every object with
+// a fixed name that the release would create, and refuses (as an
+// *ownership.Error) the ones that exist without the release's mark, unless
+// the release adopts them, which it announces.
+//
+// The names need the namespace, and the cluster needs kubeconfig and
+// context: each is awaited when it is an output. A namespace that is not
+// known yet (a preview of a program that creates it from another resource)
+// cannot be looked up; the release says so, and its up checks it.
+func checkOwnership(ctx *pulumi.Context, name string, plan Plan, opts []pulumi.ResourceOption) error {
+	args := plan.Args
+	ns, known, err := await(ctx, args.Namespace)
+	if err != nil {
+		return fmt.Errorf("reading the namespace of release %q: %w", name, err)
+	}
+	if !known {
+		return warn(ctx, fmt.Sprintf("release %s: the namespace is not known before the engine creates what it comes from, "+
+			"so which of its objects exist is checked on up, not in this preview", name))
+	}
+	cluster := args.Cluster
+	if cluster == nil {
+		if cluster, known, err = connect(ctx, name, args, opts); err != nil || !known {
+			return err
+		}
+		if cluster == nil {
+			return warn(ctx, fmt.Sprintf("release %s: %v, so none of its objects could be looked up; "+
+				"the Kubernetes provider cannot create any without one either", name, ownership.ErrNoCluster))
+		}
+	}
+	claims, err := ownership.Check(ctx.Context(), cluster, plan.Owner, plan.refs(ns), plan.Adopt)
+	if err != nil {
+		return err
+	}
+	for _, c := range claims {
+		what := "it"
+		if c.Ref.Kind == "Namespace" {
+			what = "it with everything in it"
+		}
+		if err := warn(ctx, fmt.Sprintf("release %s adopts %s, which it did not create (adopt is set): "+
+			"it is marked as the release's own from now on, and destroy deletes %s", plan.Owner, c, what)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// connect returns the cluster the release's objects go to, as the provider
+// finds it: the args' kubeconfig and context, else the stack's
+// kubernetes:kubeconfig and kubernetes:context, else the environment. A
+// Kubernetes provider passed as an option names a cluster the release cannot
+// read, so it is refused unless kubeconfig or context say the cluster too.
+// known is false when kubeconfig or context is not known yet (preview).
+// The cluster is nil when none is configured.
+func connect(ctx *pulumi.Context, name string, args *Args, opts []pulumi.ResourceOption) (c ownership.Cluster, known bool, err error) {
+	if args.Kubeconfig == nil && args.Context == nil {
+		explicit, err := explicitProvider(ctx, opts)
+		if err != nil {
+			return nil, false, fmt.Errorf("reading the options of release %q: %w", name, err)
+		}
+		if explicit {
+			return nil, false, fmt.Errorf("release %q is given a Kubernetes provider, and cannot read which cluster it points at to check "+
+				"that none of the objects it would create exists already (it never takes over what it did not create). Nothing was changed.\n"+
+				"Fix: pass that cluster as the release's kubeconfig (and context) instead of the provider option", name)
+		}
+	}
+	kubeconfig, _ := ctx.GetConfig("kubernetes:kubeconfig")
+	kctx, _ := ctx.GetConfig("kubernetes:context")
+	if args.Kubeconfig != nil || args.Context != nil {
+		kubeconfig, kctx = "", ""
+		for _, in := range []struct {
+			v   pulumi.StringInput
+			out *string
+		}{{args.Kubeconfig, &kubeconfig}, {args.Context, &kctx}} {
+			if in.v == nil {
+				continue
+			}
+			v, ok, err := await(ctx, in.v)
+			if err != nil {
+				return nil, false, fmt.Errorf("reading the kubeconfig of release %q: %w", name, err)
+			}
+			if !ok {
+				return nil, false, warn(ctx, fmt.Sprintf("release %s: its kubeconfig is not known before the engine creates what it comes from, "+
+					"so which of its objects exist is checked on up, not in this preview", name))
+			}
+			*in.out = v
+		}
+	}
+	c, err = ownership.Connect(kubeconfig, kctx)
+	if errors.Is(err, ownership.ErrNoCluster) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("release %q cannot reach its cluster to check that none of the objects it would create exists already (nothing was changed): %w", name, err)
+	}
+	return c, true, nil
+}
+
+// explicitProvider says whether opts pass a Kubernetes provider.
+func explicitProvider(ctx *pulumi.Context, opts []pulumi.ResourceOption) (bool, error) {
+	ro, err := pulumi.NewResourceOptions(opts...)
+	if err != nil {
+		return false, err
+	}
+	providers := ro.Providers
+	if ro.Provider != nil {
+		providers = append(providers, ro.Provider)
+	}
+	for _, p := range providers {
+		r, err := internals.UnsafeAwaitOutput(ctx.Context(), p.URN())
+		if err != nil {
+			return false, err
+		}
+		if urn, ok := r.Value.(pulumi.URN); ok && strings.Contains(string(urn), "::pulumi:providers:kubernetes::") {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// await returns the value of a string input, and whether it is known.
+func await(ctx *pulumi.Context, in pulumi.StringInput) (string, bool, error) {
+	if in == nil {
+		return "", true, nil
+	}
+	r, err := internals.UnsafeAwaitOutput(ctx.Context(), in.ToStringOutput())
+	if err != nil || !r.Known {
+		return "", false, err
+	}
+	s, _ := r.Value.(string)
+	return s, true, nil
+}
+
+// warn logs a warning of the release.
+func warn(ctx *pulumi.Context, msg string) error {
+	if err := ctx.Log.Warn(msg, nil); err != nil {
+		return fmt.Errorf("logging a warning: %w", err)
+	}
+	return nil
+}
+
+// refs are the objects with a fixed name that the release would create in
+// the namespace ns, in the order it creates them. Jobs and the database
+// Secret are auto-named: a fresh name never meets an existing object.
+func (plan Plan) refs(ns string) []ownership.Ref {
+	var out []ownership.Ref
+	if plan.CreateNamespace {
+		out = append(out, ownership.Ref{APIVersion: "v1", Kind: "Namespace", Name: ns})
+	}
+	for _, h := range plan.PreHooks.Objects {
+		out = append(out, refOf(h))
+	}
+	if plan.App.Objects == nil && !plan.Args.App.fromFiles() {
+		out = append(out,
+			ownership.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: plan.App.Name},
+			ownership.Ref{APIVersion: "v1", Kind: "Service", Namespace: ns, Name: plan.App.Name})
+	}
+	for _, o := range plan.App.Objects {
+		out = append(out, refOf(o))
+	}
+	for _, h := range plan.PostHooks.Objects {
+		out = append(out, refOf(h))
+	}
+	if g := plan.Args.GitOps; g != nil {
+		out = append(out, ownership.Ref{APIVersion: "v1", Kind: "ServiceAccount", Namespace: ns, Name: g.withDefaults(plan.App.Name).ServiceAccount})
+	}
+	return out
+}
+
+// refOf names an object of the files.
+func refOf(o manifest.Object) ownership.Ref {
+	return ownership.Ref{APIVersion: manifest.APIVersion(o), Kind: manifest.Kind(o), Namespace: manifest.Namespace(o), Name: manifest.Name(o)}
+}

@@ -1,0 +1,135 @@
+package release_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/internal/pulumitest"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+)
+
+// fakeCluster holds objects by Ref and records what it was asked.
+type fakeCluster struct {
+	objects map[ownership.Ref]*ownership.Live
+	asked   []ownership.Ref
+}
+
+func (f *fakeCluster) Lookup(_ context.Context, ref ownership.Ref) (*ownership.Live, error) {
+	f.asked = append(f.asked, ref)
+	return f.objects[ref], nil
+}
+
+var (
+	shopNamespace  = ownership.Ref{APIVersion: "v1", Kind: "Namespace", Name: "shop-dev"}
+	shopDeployment = ownership.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop-dev", Name: "shop"}
+	shopService    = ownership.Ref{APIVersion: "v1", Kind: "Service", Namespace: "shop-dev", Name: "shop"}
+)
+
+// TestOwnershipRefusal: a release that would take over an existing object
+// registers nothing at all — not the namespace, not a Job — and says which
+// object, whose it is, and that nothing changed.
+func TestOwnershipRefusal(t *testing.T) {
+	args := shopArgs()
+	args.Cluster = &fakeCluster{objects: map[ownership.Ref]*ownership.Live{
+		shopDeployment: {Labels: map[string]string{"app.kubernetes.io/managed-by": "Helm"}},
+	}}
+	m, err := pulumitest.Run(newRelease("shop", args), "dev", pulumitest.Config{})
+	var refusal *ownership.Error
+	require.ErrorAs(t, err, &refusal)
+	assert.Equal(t, []ownership.Claim{{Ref: shopDeployment, Holder: "managed by Helm, owner unknown"}}, refusal.Claims)
+	assert.Equal(t, "pulumi-jobs/dev/shop", refusal.Release)
+	assert.Empty(t, m.Registrations(), "nothing is registered, so nothing is created and no Job runs")
+}
+
+// TestOwnershipLooksUpEveryNamedObject: the built-in app's release looks up
+// its namespace, Deployment and Service (its Jobs and Secret are
+// auto-named), and the GitOps hand-over's service account; without
+// createNamespace, not the namespace.
+func TestOwnershipLooksUpEveryNamedObject(t *testing.T) {
+	cases := []struct {
+		name   string
+		change func(*release.Args)
+		want   []ownership.Ref
+	}{
+		{"built-in app", func(*release.Args) {}, []ownership.Ref{shopNamespace, shopDeployment, shopService}},
+		{"into an existing namespace", func(a *release.Args) { a.CreateNamespace = ptr(false) }, []ownership.Ref{shopDeployment, shopService}},
+		{"with the operator hand-over", func(a *release.Args) {
+			a.GitOps = &release.GitOpsSettings{Repository: "https://github.com/acme/shop", TargetStack: "acme/shop/prod", AccessTokenSecret: "pulumi-api"}
+		}, []ownership.Ref{shopNamespace, shopDeployment, shopService, {APIVersion: "v1", Kind: "ServiceAccount", Namespace: "shop-dev", Name: "shop-pulumi-operator"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := shopArgs()
+			c.change(args)
+			cluster := &fakeCluster{}
+			args.Cluster = cluster
+			runProgram(t, "dev", newRelease("shop", args))
+			assert.Equal(t, c.want, cluster.asked)
+		})
+	}
+}
+
+// TestOwnershipOfFiles: with the app from files, each object of the files is
+// looked up under the release's namespace, and the chart's hook objects too.
+func TestOwnershipOfFiles(t *testing.T) {
+	cluster := &fakeCluster{}
+	runProgram(t, "dev", newRelease("shop", &release.Args{
+		Namespace: pulumi.String("shop"),
+		Image:     pulumi.String("ghcr.io/acme/shop:2.0.0"),
+		App:       release.App{Name: "shop", Chart: &release.Chart{Path: "../chart/testdata/shop"}},
+		Cluster:   cluster,
+	}))
+	assert.Equal(t, []ownership.Ref{
+		{APIVersion: "v1", Kind: "Namespace", Name: "shop"},
+		{APIVersion: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "shop-migrate"},
+		{APIVersion: "v1", Kind: "Secret", Namespace: "shop", Name: "shop-initial-password"},
+		{APIVersion: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "shop-config"},
+		{APIVersion: "v1", Kind: "Service", Namespace: "shop", Name: "shop"},
+		{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "shop"},
+	}, cluster.asked)
+}
+
+// TestOwnershipOursOrAdopted: objects marked with this release's owner are
+// its own; with adopt, foreign ones are taken over (and announced).
+func TestOwnershipOursOrAdopted(t *testing.T) {
+	ours := &ownership.Live{Annotations: map[string]string{"pulumi-jobs/owner": "pulumi-jobs/dev/shop"}}
+	foreign := &ownership.Live{Annotations: map[string]string{"pulumi-jobs/owner": "pulumi-jobs/prod/shop"}}
+
+	args := shopArgs()
+	args.Cluster = &fakeCluster{objects: map[ownership.Ref]*ownership.Live{shopNamespace: ours, shopDeployment: ours, shopService: ours}}
+	r := runProgram(t, "dev", newRelease("shop", args))
+	assert.Len(t, r.order, 13, "the whole release is registered")
+
+	args = shopArgs()
+	args.Cluster = &fakeCluster{objects: map[ownership.Ref]*ownership.Live{shopNamespace: foreign}}
+	_, err := pulumitest.Run(newRelease("shop", args), "dev", pulumitest.Config{})
+	require.ErrorContains(t, err, "Namespace shop-dev (owned by release pulumi-jobs/prod/shop)", "another stack's namespace")
+
+	args.Adopt = ptr(true)
+	r = runProgram(t, "dev", newRelease("shop", args))
+	assert.Equal(t, "pulumi-jobs/dev/shop", prop(t, r.get(t, namespaceURN).Inputs, `metadata.annotations["pulumi-jobs/owner"]`).StringValue(),
+		"adopted: marked as this release's")
+}
+
+// TestOwnershipWithProviderOption: a release given a Kubernetes provider as
+// an option cannot tell which cluster to check, and is refused unless its
+// kubeconfig says.
+func TestOwnershipWithProviderOption(t *testing.T) {
+	program := func(ctx *pulumi.Context) error {
+		p, err := kubernetes.NewProvider(ctx, "other-cluster", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		_, err = release.New(ctx, "shop", shopArgs(), pulumi.Provider(p))
+		return err
+	}
+	_, err := pulumitest.Run(program, "dev", pulumitest.Config{})
+	require.ErrorContains(t, err, `release "shop" is given a Kubernetes provider, and cannot read which cluster it points at`)
+	assert.ErrorContains(t, err, "pass that cluster as the release's kubeconfig")
+}
