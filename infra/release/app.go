@@ -9,7 +9,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 )
 
@@ -55,8 +54,8 @@ type appInputs struct {
 	namespace      pulumi.StringInput
 	image          pulumi.StringInput
 	databaseSecret pulumi.StringInput
-	// owner is the release's mark (ownership.Annotation).
-	owner string
+	// marks are the release's annotations on every object (Plan.Marks).
+	marks map[string]string
 }
 
 // newApp registers the app phase of the release name; opts carry its
@@ -97,7 +96,7 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 			Name:        pulumi.String(app.Name),
 			Namespace:   in.namespace,
 			Labels:      labels,
-			Annotations: ownedBy(in.owner),
+			Annotations: pulumi.ToStringMap(in.marks),
 		},
 		Spec: appsv1.DeploymentSpecArgs{
 			Replicas: pulumi.Int(app.Replicas),
@@ -142,7 +141,7 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 			Name:        pulumi.String(app.Name),
 			Namespace:   in.namespace,
 			Labels:      labels,
-			Annotations: pulumi.StringMap{AnnotationSkipAwait: pulumi.String("true"), ownership.Annotation: pulumi.String(in.owner)},
+			Annotations: pulumi.ToStringMap(withMark(in.marks, AnnotationSkipAwait, "true")),
 		},
 		Spec: corev1.ServiceSpecArgs{
 			Type:     pulumi.String("ClusterIP"),

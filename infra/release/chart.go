@@ -11,7 +11,6 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 )
 
 // Chart is the app as a Helm chart: its objects are the app phase, and its
@@ -150,7 +149,9 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 			})
 		default:
 			manifest.SetNamespace([]manifest.Object{o}, nsOf(args))
-			manifest.Annotate([]manifest.Object{o}, ownership.Annotation, plan.Owner)
+			for k, v := range plan.Marks() {
+				manifest.Annotate([]manifest.Object{o}, k, v)
+			}
 			extra.Objects = append(extra.Objects, o)
 			extra.Once = append(extra.Once, chart.OnceOnly(h))
 		}

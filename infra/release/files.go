@@ -14,7 +14,6 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 )
 
 // fromFiles reports whether the app comes from the team's own files (or a
@@ -78,7 +77,9 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 	if nsKnown {
 		manifest.SetNamespace(objs, ns)
 	}
-	manifest.Annotate(objs, ownership.Annotation, plan.Owner)
+	for k, v := range plan.Marks() {
+		manifest.Annotate(objs, k, v)
+	}
 	if imageKnown && image != "" && manifest.SetImage(objs, image)+plan.hookImages == 0 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("image %s matches no container of %s by repository, so the files' own images stand", image, source))
 	}

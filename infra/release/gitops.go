@@ -169,7 +169,7 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 	o := plan.Args.GitOps.withDefaults(plan.App.Name)
 	parent := pulumi.Parent(g)
 	labels := pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")}
-	owned := ownedBy(plan.Owner)
+	owned := pulumi.ToStringMap(plan.Marks())
 
 	sa, err := corev1.NewServiceAccount(ctx, name+"-sa", &corev1.ServiceAccountArgs{
 		Metadata: metav1.ObjectMetaArgs{Name: pulumi.String(o.ServiceAccount), Namespace: namespace, Labels: labels, Annotations: owned},

@@ -113,8 +113,11 @@ func TestOwnershipOursOrAdopted(t *testing.T) {
 
 	args.Adopt = ptr(true)
 	r = runProgram(t, "dev", newRelease("shop", args))
-	assert.Equal(t, "pulumi-jobs/dev/shop", prop(t, r.get(t, namespaceURN).Inputs, `metadata.annotations["pulumi-jobs/owner"]`).StringValue(),
-		"adopted: marked as this release's")
+	for _, urn := range []string{namespaceURN, deploymentURN, serviceURN} {
+		assert.Equal(t, map[string]any{"pulumi-jobs/owner": "pulumi-jobs/dev/shop", "pulumi.com/patchForce": "true"},
+			withoutSkipAwait(prop(t, r.get(t, urn).Inputs, "metadata.annotations").Mappable()),
+			"%s: adopted, it is marked as this release's, and takes the fields another tool set", urn)
+	}
 }
 
 // TestOwnershipWithProviderOption: a release given a Kubernetes provider as
@@ -132,4 +135,11 @@ func TestOwnershipWithProviderOption(t *testing.T) {
 	_, err := pulumitest.Run(program, "dev", pulumitest.Config{})
 	require.ErrorContains(t, err, `release "shop" is given a Kubernetes provider, and cannot read which cluster it points at`)
 	assert.ErrorContains(t, err, "pass that cluster as the release's kubeconfig")
+}
+
+// withoutSkipAwait drops the Service's skipAwait from annotations.
+func withoutSkipAwait(annotations any) any {
+	m := annotations.(map[string]any)
+	delete(m, "pulumi.com/skipAwait")
+	return m
 }

@@ -19,6 +19,7 @@ package release
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -359,7 +360,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 				// A namespace has a fixed name: everything else is addressed by it.
 				Name:        args.Namespace,
 				Labels:      namespaceLabels(plan.App.Name),
-				Annotations: ownedBy(plan.Owner),
+				Annotations: pulumi.ToStringMap(plan.Marks()),
 			},
 		}, nsOpts...)
 		if err != nil {
@@ -375,7 +376,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 			Metadata: metav1.ObjectMetaArgs{
 				Namespace:   namespace,
 				Labels:      pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")},
-				Annotations: ownedBy(plan.Owner),
+				Annotations: pulumi.ToStringMap(plan.Marks()),
 			},
 			Type:       pulumi.String("Opaque"),
 			StringData: pulumi.StringMap{check.DatabaseURLEnv: pulumi.ToSecret(args.DatabaseURL).(pulumi.StringOutput)},
@@ -409,7 +410,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	if plan.App.Objects != nil {
 		r.App, err = newFilesApp(ctx, name, plan.App, appOpts...)
 	} else {
-		r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret, owner: plan.Owner}, appOpts...)
+		r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret, marks: plan.Marks()}, appOpts...)
 	}
 	if err != nil {
 		return nil, err
@@ -444,9 +445,27 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	return r, nil
 }
 
-// ownedBy is the annotation that marks an object as the release owner's.
-func ownedBy(owner string) pulumi.StringMap {
-	return pulumi.StringMap{ownership.Annotation: pulumi.String(owner)}
+// AnnotationPatchForce makes the provider's server-side apply take the
+// fields another field manager holds, instead of failing on the conflict.
+const AnnotationPatchForce = "pulumi.com/patchForce"
+
+// Marks are the annotations on every object of the release that has a
+// fixed name: the owner mark, and while the release adopts, patchForce, so
+// that taking over an object also takes over the fields another tool set
+// (Helm's --take-ownership does the same).
+func (plan Plan) Marks() map[string]string {
+	m := map[string]string{ownership.Annotation: plan.Owner}
+	if plan.Adopt {
+		m[AnnotationPatchForce] = "true"
+	}
+	return m
+}
+
+// withMark returns marks with one more annotation.
+func withMark(marks map[string]string, key, value string) map[string]string {
+	out := maps.Clone(marks)
+	out[key] = value
+	return out
 }
 
 // namespaceLabels enforce Pod Security "restricted" on the namespace: pods
