@@ -32,11 +32,12 @@ func reopen(t *testing.T, e *env, r *testStack, change func(*driver.Options)) *d
 	return d
 }
 
-// TestOwnership: a namespace that exists and that the stack did not create
-// is never taken over: with createNamespace left true the preflight refuses
-// it, naming the namespace and the fix, and nothing changes; with
-// createNamespace false the release goes into it and destroy leaves the
-// namespace, its labels and someone else's ConfigMap in it alone.
+// TestOwnership: through the driver, a namespace that exists and that the
+// release did not create is refused at preview and up (the refusal lives in
+// the release, TestOwnershipFromYAML has the cases: here the driver passes
+// it on) and nothing changes; with createNamespace false the release goes
+// into it and destroy leaves the namespace, its labels and someone else's
+// ConfigMap in it alone.
 func TestOwnership(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
@@ -51,12 +52,13 @@ func TestOwnership(t *testing.T) {
 	}, metav1.CreateOptions{})
 	require.NoError(t, err)
 
-	for _, verb := range []string{"preview", "up"} {
-		_, err = r.Preflight(ctx, verb)
-		require.ErrorIs(t, err, driver.ErrNotOwned, verb)
-		assert.Contains(t, err.Error(), `namespace "`+r.namespace+`" already exists`)
-		assert.Contains(t, err.Error(), "pulumi config set createNamespace false")
-	}
+	_, err = r.Preflight(ctx, "up")
+	require.NoError(t, err)
+	_, err = r.Preview(ctx)
+	require.ErrorContains(t, err, "Namespace "+r.namespace+" (owner unknown)", "preview")
+	_, err = r.Up(ctx)
+	require.ErrorContains(t, err, "Namespace "+r.namespace+" (owner unknown)", "up")
+	assert.ErrorContains(t, err, "Nothing was changed")
 	jobs, err := c.BatchV1().Jobs(r.namespace).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	assert.Empty(t, jobs.Items, "nothing ran")

@@ -349,10 +349,15 @@ func engineError(op, stack string, err error, evts []events.EngineEvent) error {
 			continue
 		}
 		text := strings.TrimSpace(d.Message)
-		if d.URN == "" || strings.Contains(d.URN, "pulumi:pulumi:Stack") && strings.HasSuffix(text, " failed") && !strings.Contains(text, "\n") {
+		if strings.HasSuffix(text, " failed") && !strings.Contains(text, "\n") {
 			continue // the stack's own "update failed": the resource's error says why
 		}
-		e.Diagnostics = append(e.Diagnostics, d.URN[strings.LastIndex(d.URN, "::")+2:]+" ("+typeName(d.URN[:strings.LastIndex(d.URN, "::")])+"): "+strings.ReplaceAll(text, "\n", "\n    "))
+		where := "the program"
+		if i := strings.LastIndex(d.URN, "::"); i >= 0 {
+			where = d.URN[i+2:] + " (" + typeName(d.URN[:i]) + ")"
+		}
+		// The program's own error (a release's refusal, say) has no URN.
+		e.Diagnostics = append(e.Diagnostics, where+": "+strings.ReplaceAll(text, "\n", "\n    "))
 	}
 	return e
 }

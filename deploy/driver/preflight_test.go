@@ -37,6 +37,10 @@ func TestEngineError(t *testing.T) {
 				diag(stack, "error", "update failed"),
 			},
 			"update of stack \"dev\" failed\n  migrate (Job): 1 error occurred:\n    [BackoffLimitExceeded] Job has reached the specified backoff limit"},
+		{"the program's own error, which has no resource",
+			errors.New("failed to run preview: exit status 1"),
+			[]events.EngineEvent{diag("", "error", "an unhandled error occurred:\n* release pulumi-jobs/dev/shop would take over 1 object(s)\n  - Namespace shop (owner unknown)\n")},
+			"update of stack \"dev\" failed\n  the program: an unhandled error occurred:\n    * release pulumi-jobs/dev/shop would take over 1 object(s)\n      - Namespace shop (owner unknown)"},
 		{"nothing else to say", errors.New("context canceled"), nil, `update of stack "dev" failed: context canceled`},
 	}
 	for _, c := range cases {
