@@ -202,7 +202,6 @@ func TestOwnershipAdopt(t *testing.T) {
 	assert.NotContains(t, diagnostics(evts, "warning"), "adopts")
 }
 
-
 // jobUIDs lists the Jobs' UIDs by job name.
 func jobUIDs(jobs map[string][]batchv1.Job) map[string][]types.UID {
 	out := map[string][]types.UID{}
