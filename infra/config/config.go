@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -151,8 +150,6 @@ func Load(src Source) (release.Plan, error) {
 		args.GitOps = loadGitOps(p, json.RawMessage(v))
 	}
 
-	absolutize(root(src), args)
-
 	// The release's own rules, on what could be read. Keys the config has
 	// already reported (absent or unreadable) are not reported twice.
 	reported := map[string]bool{}
@@ -172,30 +169,6 @@ func Load(src Source) (release.Plan, error) {
 		return release.Plan{}, &Error{Stack: src.Stack(), Problems: p.list}
 	}
 	return plan, nil
-}
-
-// absolutize makes the config's paths absolute, relative to the project
-// directory root, so the release reads the same files wherever the program
-// runs (an inline program of the Automation API runs in the driver's
-// working directory).
-func absolutize(root string, args *release.Args) {
-	abs := func(p *string) {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(root, *p)
-		}
-	}
-	abs(&args.App.Manifests)
-	if c := args.App.Chart; c != nil {
-		abs(&c.Path)
-		for i := range c.ValuesFiles {
-			abs(&c.ValuesFiles[i])
-		}
-	}
-	for _, list := range [][]jobs.Job{args.PreDeploy, args.PostDeploy} {
-		for i := range list {
-			abs(&list[i].Manifest)
-		}
-	}
 }
 
 // underReported says whether key, or an object or list that holds it, was

@@ -64,7 +64,9 @@ func run(ctx *pulumi.Context, src config.Source) error {
 			return fmt.Errorf("reaching the cluster of %s: %w", s.kubeconfig, err)
 		}
 	}
-	r, err := release.New(ctx, plan.App.Name, plan.Args)
+	// The plan config.Load made (files read, chart rendered) is the one
+	// registered: each run plans the release once.
+	r, err := release.NewFromPlan(ctx, plan.App.Name, plan)
 	if err != nil {
 		return fmt.Errorf("declaring release %q: %w", plan.App.Name, err)
 	}

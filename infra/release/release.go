@@ -307,6 +307,14 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
 	}
+	return NewFromPlan(ctx, name, plan, opts...)
+}
+
+// NewFromPlan registers the release name that Check planned (files read,
+// chart rendered), so a caller that has checked its args already — the
+// stack program, through its config — plans each run once. Before anything
+// is registered it looks up what the release would create (checkOwnership).
+func NewFromPlan(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.ResourceOption) (*Release, error) {
 	if err := checkOwnership(ctx, name, plan, opts); err != nil {
 		return nil, err
 	}
