@@ -80,6 +80,7 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 	for k, v := range plan.Marks() {
 		manifest.Annotate(objs, k, v)
 	}
+	skipServiceAwait(objs)
 	if imageKnown && image != "" && manifest.SetImage(objs, image)+plan.hookImages == 0 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("image %s matches no container of %s by repository, so the files' own images stand", image, source))
 	}
@@ -100,6 +101,33 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 			"(deleting it would delete them); delete it yourself once they are no longer needed", strings.Join(kept, ", "), ns))
 	}
 	plan.App.Objects = objs
+}
+
+// skipServiceAwait marks the files' Services that nothing external has to
+// provision (ClusterIP, headless, NodePort) pulumi.com/skipAwait, unless
+// the files say otherwise. The provider's Service await (v4.25.0,
+// pkg/await/service.go) sleeps 10 s after the first Endpoints event for
+// them to settle; what a post-deploy Job needs is ready pods behind the
+// Service, and the rollout of the files' Deployments and StatefulSets,
+// awaited before any post-deploy Job, is that. Helm's --wait does not wait
+// for a ClusterIP Service's endpoints either. A LoadBalancer keeps the
+// provider's await: its address comes from outside the cluster.
+func skipServiceAwait(objs []manifest.Object) {
+	for _, o := range objs {
+		if manifest.Kind(o) != "Service" {
+			continue
+		}
+		meta, _ := o.Obj["metadata"].(map[string]any)
+		ann, _ := meta["annotations"].(map[string]any)
+		if _, set := ann[AnnotationSkipAwait]; set {
+			continue
+		}
+		spec, _ := o.Obj["spec"].(map[string]any)
+		if typ, _ := spec["type"].(string); typ == "LoadBalancer" {
+			continue
+		}
+		manifest.Annotate([]manifest.Object{o}, AnnotationSkipAwait, "true")
+	}
 }
 
 // newFilesApp registers the app phase of the release name from its files:
