@@ -16,11 +16,14 @@
 package jobs
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"maps"
 	"math"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -240,7 +243,23 @@ func rerunOptions(rerun string, release pulumi.StringInput) []pulumi.ResourceOpt
 	}
 }
 
-// newJob registers one Job, named <component>-<job>.
+// ResourceName is the resource name of the job name of component, from
+// which the provider auto-names the Job: <component>-<name>, or, when that
+// is longer than check.MaxAutoNamedJob (a chart's hook may have any name
+// Helm accepts), its first characters and 8 hex digits of its SHA-256, so
+// that the Job's name fits 63 characters, stays the same on every run and
+// differs from every other job's. Jobs of the config are refused at that
+// length instead (check.JobName), so theirs are never shortened.
+func ResourceName(component, name string) string {
+	full := component + "-" + name
+	if len(full) <= check.MaxAutoNamedJob {
+		return full
+	}
+	sum := sha256.Sum256([]byte(full))
+	return strings.TrimRight(full[:check.MaxAutoNamedJob-9], "-") + "-" + hex.EncodeToString(sum[:4])
+}
+
+// newJob registers one Job, named ResourceName(component, job).
 func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
 	deadline := int(math.Ceil(j.Timeout.Seconds()))
 	timeout := (time.Duration(deadline)*time.Second + TimeoutMargin).String()
@@ -280,7 +299,7 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 	if j.Object != nil {
 		return newJobFromObject(ctx, component, j, args, labels, podLabels, deadline, templateAnnotations, opts...)
 	}
-	job, err := batchv1.NewJob(ctx, component+"-"+j.Name, &batchv1.JobArgs{
+	job, err := batchv1.NewJob(ctx, ResourceName(component, j.Name), &batchv1.JobArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			Namespace:   args.Namespace,
 			Labels:      labels,
@@ -360,7 +379,7 @@ func newJobFromObject(ctx *pulumi.Context, component string, j Planned, args *Ar
 	// The SDK's typed constructors add the package version; an untyped
 	// registration must too, or the engine gives it an unversioned default
 	// provider that the next up deletes.
-	if err := ctx.RegisterResource("kubernetes:batch/v1:Job", component+"-"+j.Name, kubernetes.UntypedArgs(obj), &job, utilities.PkgResourceDefaultOpts(opts)...); err != nil {
+	if err := ctx.RegisterResource("kubernetes:batch/v1:Job", ResourceName(component, j.Name), kubernetes.UntypedArgs(obj), &job, utilities.PkgResourceDefaultOpts(opts)...); err != nil {
 		return nil, fmt.Errorf("registering job %q of %q from %s: %w", j.Name, component, j.Source, err)
 	}
 	return &job, nil
