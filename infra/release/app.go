@@ -177,7 +177,8 @@ func (d *AppPhase) registerOutputs(ctx *pulumi.Context, name string) error {
 // with the new ReplicaSet) and the Service, or every object of the app from
 // files, each awaited as the provider awaits its kind.
 func (d *AppPhase) Resources() []pulumi.Resource {
-	if d.objects != nil {
+	if d.Deployment == nil {
+		// From files (or a chart with hooks only: no object at all).
 		return d.objects
 	}
 	return []pulumi.Resource{d.Deployment, d.Service}
