@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,17 +38,27 @@ const (
 	KeyAdopt           = "adopt"
 )
 
-// appKeys, gitOpsKeys and jobKeys are the fields of the config's objects.
-func appKeys() []string {
-	return []string{"chart", "env", "image", "manifests", "name", "port", "readinessPath", "replicas", "resources"}
-}
+// appKeys, gitOpsKeys and jobKeys are the fields of the config's objects:
+// the pulumi tags of the release's own args types, so a field added there
+// is a config key at once. The app object also holds the release's image.
+func appKeys() []string { return tagKeys(release.App{}, "image") }
 
-func gitOpsKeys() []string {
-	return []string{"accessTokenSecret", "branch", "directory", "repository", "resyncInterval", "serviceAccount", "targetStack"}
-}
+func gitOpsKeys() []string { return tagKeys(release.GitOpsSettings{}) }
 
-func jobKeys() []string {
-	return []string{"annotations", "args", "backoffLimit", "command", "env", "image", "manifest", "name", "resources", "rerun", "timeout", "wave"}
+func jobKeys() []string { return tagKeys(jobs.Job{}) }
+
+// tagKeys returns the names in the pulumi tags of the struct v's fields,
+// plus extra, sorted.
+func tagKeys(v any, extra ...string) []string {
+	t := reflect.TypeOf(v)
+	keys := slices.Clone(extra)
+	for i := range t.NumField() {
+		if tag, ok := t.Field(i).Tag.Lookup("pulumi"); ok {
+			keys = append(keys, strings.Split(tag, ",")[0])
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // Source is where stack config comes from. *pulumi.Context is one; tests may

@@ -190,7 +190,7 @@ func badConfigs() []badConfig {
 		{"annotation name part 64 characters", "dev", preField("annotations", map[string]any{strings.Repeat("k", 64): "x"}), pre0 + `.annotations["` + strings.Repeat("k", 64) + `"]`, "not a valid annotation key: name part must be no more than 63 bytes"},
 		{"annotations of two 130 KiB values", "dev", postField("annotations", map[string]any{"a": strings.Repeat("x", 130*1024), "b": strings.Repeat("y", 130*1024)}),
 			pst0 + ".annotations", "keys and values total 266242 bytes, more than Kubernetes' limit of 262144 bytes (256 KiB)"},
-		{"job unknown key", "dev", preField("retries", 3), pre0 + ".retries", "unknown key; the valid keys here are annotations, args, backoffLimit, command, env, image, manifest, name, resources, rerun, timeout, wave"},
+		{"job unknown key", "dev", preField("retries", 3), pre0 + ".retries", "unknown key; the valid keys here are annotations, args, backoffLimit, command, env, image, manifest, name, rerun, resources, timeout, wave"},
 
 		// databaseUrl
 		{"databaseUrl in plaintext", "dev", func(d *draft) { d.values[config.Key(config.KeyDatabaseURL)] = "postgres://x" },

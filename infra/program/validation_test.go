@@ -164,7 +164,7 @@ func TestValidation(t *testing.T) {
 			"pulumi-jobs:app.resources.request", "unknown key"},
 		{"job not an object", "dev", func(d *draft) {
 			d.raw[config.Key(config.KeyPreDeploy)] = `[{"name":"migrate","command":["migrate"]},"migrate"]`
-		}, "pulumi-jobs:preDeploy[1]", "must be an object with the keys annotations, args, backoffLimit, command, env, image, manifest, name, resources, rerun, timeout, wave; Pulumi.dev.yaml sets it to a string"},
+		}, "pulumi-jobs:preDeploy[1]", "must be an object with the keys annotations, args, backoffLimit, command, env, image, manifest, name, rerun, resources, timeout, wave; Pulumi.dev.yaml sets it to a string"},
 		{"env value not a string", "dev", func(d *draft) { d.app["env"] = map[string]any{"PORT": 8080} },
 			"pulumi-jobs:app.env", "quote numbers"},
 		{"invalid env name", "dev", func(d *draft) { d.pre[0]["env"] = map[string]any{"1BAD": "x"} },
