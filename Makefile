@@ -72,6 +72,22 @@ $(BIN)/pulumi-resource-pulumi-jobs: $(PROVIDER_SOURCES)
 	@start=$$(date +%s); go build -ldflags '-X main.Version=$(PULUMI_JOBS_VERSION)' -o $@ ./provider || exit 1; \
 	echo "built bin/pulumi-resource-pulumi-jobs v$(PULUMI_JOBS_VERSION) in $$(( $$(date +%s) - start ))s"
 
+# Where the `pulumi` CLI keeps its plugins: $PULUMI_HOME, else .pulumi in the
+# home directory of the user's account (Pulumi asks the system, not $HOME).
+# Used only to skip a plugin that is current; the CLI itself decides where
+# it installs.
+PULUMI_PLUGIN_HOME = $(or $(PULUMI_HOME),$(or $(shell getent passwd "$$(id -u)" 2>/dev/null | cut -d: -f6),$(HOME))/.pulumi)
+
+.PHONY: plugins
+plugins: $(BIN)/pulumi $(BIN)/pulumi-resource-kubernetes $(BIN)/pulumi-resource-pulumi-jobs ## install bin/'s Kubernetes provider and component provider into the `pulumi` CLI's plugin cache (PULUMI_HOME, default ~/.pulumi) at the versions the SDKs ask for
+	@for plugin in kubernetes:$(KUBERNETES_PROVIDER_VERSION) pulumi-jobs:$(PULUMI_JOBS_VERSION); do \
+	  name=$${plugin%%:*}; version=$${plugin#*:}; file=$(BIN)/pulumi-resource-$$name; \
+	  installed='$(PULUMI_PLUGIN_HOME)'/plugins/resource-$$name-v$$version/pulumi-resource-$$name; \
+	  if cmp -s "$$file" "$$installed"; then echo "plugin $$name v$$version is current in $(PULUMI_PLUGIN_HOME)"; continue; fi; \
+	  $(BIN)/pulumi plugin install resource "$$name" "v$$version" --file "$$file" --reinstall || exit 1; \
+	  echo "installed plugin $$name v$$version from bin/"; \
+	done
+
 .PHONY: schema
 schema: $(BIN)/pulumi $(BIN)/pulumi-resource-pulumi-jobs ## write provider/schema.json from the component provider
 	@$(BIN)/pulumi package get-schema $(BIN)/pulumi-resource-pulumi-jobs > provider/schema.json.tmp && mv provider/schema.json.tmp provider/schema.json
