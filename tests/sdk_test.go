@@ -28,7 +28,9 @@ func TestSchemaIsCurrent(t *testing.T) {
 
 // TestGeneratedSDKs: `make sdks` (run by `make test`) generated the C#,
 // TypeScript and Python SDKs from the schema with Pulumi's own generators,
-// and each has the typed components and their args. The C# SDK is not
+// and each has the typed components and their args, with the schema's
+// descriptions as doc comments (provider's TestSchemaDescriptions keeps
+// every property described). The C# SDK is not
 // compiled: no NuGet registry reachable from these machines serves Pulumi's
 // packages.
 func TestGeneratedSDKs(t *testing.T) {
@@ -54,6 +56,8 @@ func TestGeneratedSDKs(t *testing.T) {
 			"public InputList<Inputs.JobArgs> PreDeploy",
 			"public Output<ImmutableArray<string>> PreDeployJobs { get; private set; } = null!;",
 			`: base("pulumi-jobs:index:Release", name, args ?? new ReleaseArgs(), MakeResourceOptions(options, ""), remote: true)`,
+			"/// An application released to Kubernetes in three phases",
+			`/// Whether the release creates and owns the namespace, labelled to enforce Pod Security "restricted"; ` + "`true` by default.",
 		}},
 		{"dotnet/Jobs.cs", []string{
 			"public partial class Jobs : global::Pulumi.ComponentResource",
@@ -67,10 +71,19 @@ func TestGeneratedSDKs(t *testing.T) {
 			"public InputList<string> Command",
 			"public Input<string>? Rerun { get; set; }",
 			"public Input<int>? Wave { get; set; }",
+			"/// When the Job runs again after it has succeeded once: `onChange` (the default)",
 		}},
-		{"nodejs/release.ts", []string{"export class Release extends pulumi.ComponentResource", "export interface ReleaseArgs"}},
+		{"nodejs/release.ts", []string{
+			"export class Release extends pulumi.ComponentResource", "export interface ReleaseArgs",
+			`     * Whether the release creates and owns the namespace, labelled to enforce Pod Security "restricted"; ` + "`true` by default.",
+		}},
+		{"nodejs/types/input.ts", []string{"     * When the Job runs again after it has succeeded once: `onChange` (the default)"}},
 		{"nodejs/jobs.ts", []string{"export class Jobs extends pulumi.ComponentResource", "export interface JobsArgs"}},
-		{"python/pulumi_jobs/release.py", []string{"class Release(pulumi.ComponentResource):", "class ReleaseArgs:"}},
+		{"python/pulumi_jobs/release.py", []string{
+			"class Release(pulumi.ComponentResource):", "class ReleaseArgs:",
+			`:param _builtins.bool create_namespace: Whether the release creates and owns the namespace, labelled to enforce Pod Security "restricted"; ` + "`true` by default.",
+		}},
+		{"python/pulumi_jobs/_inputs.py", []string{":param pulumi.Input[_builtins.str] rerun: When the Job runs again after it has succeeded once: `onChange` (the default)"}},
 		{"python/pulumi_jobs/jobs.py", []string{"class Jobs(pulumi.ComponentResource):", "class JobsArgs:"}},
 	} {
 		text := string(mustRead(t, filepath.Join(sdk, c.file)))
