@@ -51,7 +51,9 @@ func (args *Args) Annotate(an infer.Annotator) {
 	an.Describe(&args.GitOps, "When set, hands the release over to the Pulumi Kubernetes Operator, which then runs `targetStack` of this project "+
 		"from git, inside the cluster, on every new commit.")
 	an.Describe(&args.Kubeconfig, "When set, the kubeconfig (its contents or a path to it) of the cluster to release to, for callers that cannot "+
-		"pass a Kubernetes provider; kept secret. Without it the release uses the Kubernetes provider of its resource options, else the default one.")
+		"pass a Kubernetes provider; kept secret. Without it the release uses the stack's default Kubernetes provider "+
+		"(`kubernetes:kubeconfig` and `kubernetes:context`, else `$KUBECONFIG` or `~/.kube/config`). A Kubernetes provider passed as a resource option "+
+		"is refused unless `kubeconfig` names its cluster too: before creating anything the release looks up, in that cluster, the objects it would create.")
 	an.Describe(&args.Context, "When set, the kubeconfig context to use.")
 	an.Describe(&args.Adopt, "Whether the release may take over objects that exist in the cluster and that it did not create "+
 		"(from Helm, kubectl or another stack); `false` by default, when the release refuses them, naming each, before anything is created. "+
