@@ -135,6 +135,11 @@ cluster-up: tools $(STATE)/kwok.yaml ## start the local cluster (reuses a runnin
 	    --kube-scheduler-binary=$(BIN)/kube-scheduler --kwok-controller-binary=$(BIN)/kwok --etcd-binary=$(BIN)/etcd \
 	    --kubeconfig $(KUBECONFIG_FILE) --wait 60s --quiet-pull; \
 	  $(BIN)/kwokctl scale node --name $(CLUSTER) --replicas $(NODES); \
+	  for i in $$(seq 60); do \
+	    $(BIN)/kubectl --kubeconfig $(KUBECONFIG_FILE) get --raw /readyz >/dev/null 2>&1 && break; \
+	    if [ $$i = 60 ]; then echo "cluster $(CLUSTER) does not answer through $(KUBECONFIG_FILE) after 30 s"; exit 1; fi; \
+	    sleep 0.5; \
+	  done; \
 	  echo "cluster $(CLUSTER) ready in $$(( $$(date +%s) - start ))s; KUBECONFIG=$(KUBECONFIG_FILE)"; \
 	fi
 

@@ -216,7 +216,12 @@ func readmeChecks() []readmeCheck {
 		}},
 		{"laptop-setup", 0, "make tools plugins cluster-up driver", func(t *testing.T, s *readmeSession, _ string) {
 			s.checkPlugins(t)
+			// Through the kubeconfig make cluster-up wrote (its CA, its port).
 			_, err := s.client(t).Discovery().ServerVersion()
+			for deadline := time.Now().Add(30 * time.Second); err != nil && time.Now().Before(deadline); {
+				time.Sleep(500 * time.Millisecond)
+				_, err = s.client(t).Discovery().ServerVersion()
+			}
 			require.NoError(t, err, "the local cluster answers")
 			assert.FileExists(t, filepath.Join(s.repo, "bin", "pulumi-jobs"))
 		}},
