@@ -10,6 +10,7 @@
 package chart
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"strings"
 
 	"helm.sh/helm/v3/pkg/action"
+	helmchart "helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
@@ -33,6 +35,9 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"helm.sh/helm/v3/pkg/repo"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 )
 
@@ -65,9 +70,12 @@ type Args struct {
 	// KubeVersion is the Kubernetes version in .Capabilities.KubeVersion, checked against the
 	// chart's kubeVersion constraint, e.g. "v1.36.3". Empty means [DefaultKubeVersion].
 	KubeVersion string
-	// IsUpgrade renders as an upgrade (.Release.IsUpgrade true, .Release.IsInstall false);
-	// the default renders as an install.
+	// IsUpgrade renders as an upgrade (.Release.IsUpgrade true, .Release.IsInstall false) and
+	// runs the upgrade hooks; the default renders as an install and runs the install hooks.
 	IsUpgrade bool
+	// Cluster, when not nil, is the cluster the chart's `lookup` calls read, as `helm install`
+	// renders; nil renders as `helm template` does, every lookup returning nothing.
+	Cluster *rest.Config
 	// Tests puts the chart's `test` hooks into PostDeploy; without it they are Skipped.
 	Tests bool
 }
@@ -94,6 +102,12 @@ type Hook struct {
 	Events []string
 	// Weight is helm.sh/hook-weight: 0 when absent; negative weights run first.
 	Weight int
+	// Runs is the phase this render's release runs the hook in: [Pre] or [Post], or [None]
+	// when its events are all of the other kind of release (install or upgrade).
+	Runs Phase
+	// Home is Runs, or for a hook that this release does not run, the phase the other kind of
+	// release runs it in.
+	Home Phase
 	// DeletePolicies are the helm.sh/hook-delete-policy values, e.g. ["before-hook-creation",
 	// "hook-succeeded"]; empty when absent (Helm then applies before-hook-creation).
 	DeletePolicies []string
@@ -104,18 +118,55 @@ type Rendered struct {
 	// App holds the chart's non-hook objects (and its crds/ files) in Helm's install order
 	// (releaseutil.InstallOrder by kind, then by template path).
 	App []Object
-	// PreDeploy holds the pre-install and pre-upgrade hooks, in the order they run: by weight,
-	// then by kind in Helm's install order (so a ConfigMap or Secret comes before the Job of
-	// its weight that uses it), then by name. (Helm itself runs the hooks of one weight by
-	// name, with the kind only breaking ties between equal names.)
+	// PreDeploy holds the hooks this release runs before the app (pre-install on an install,
+	// pre-upgrade on an upgrade), in the order they run: by weight, then by kind in Helm's
+	// install order (so a ConfigMap or Secret comes before the Job of its weight that uses
+	// it), then by name. (Helm itself runs the hooks of one weight by name, with the kind only
+	// breaking ties between equal names.)
 	PreDeploy []Hook
-	// PostDeploy holds the post-install and post-upgrade hooks, and the test hooks when
-	// [Args.Tests] is set, in the same order.
+	// PostDeploy holds the hooks this release runs after the app (post-install or
+	// post-upgrade, and test when [Args.Tests] is set), in the same order.
 	PostDeploy []Hook
+	// Idle holds the hooks that only the other kind of release runs (an upgrade-only backup on
+	// an install, an install-only seed on an upgrade), in the same order.
+	Idle []Hook
 	// Skipped has one sentence for each hook with events that are not run (pre-delete,
-	// post-delete, pre-rollback, post-rollback, and test when [Args.Tests] is not set), naming
-	// the events, the hook and its template, in the order of the hooks.
+	// post-delete, pre-rollback, post-rollback, and test when [Args.Tests] is not set; the
+	// second of a pre and a post event of the same release), naming the events, the hook and
+	// its template, in the order of the hooks.
 	Skipped []string
+	// Lookup says whether the chart's templates call `lookup`, whose answer depends on the
+	// cluster: rendered without [Args.Cluster], every lookup returned nothing.
+	Lookup bool
+}
+
+// Phase is where a release runs a hook: before the app, after it, or not at all.
+type Phase string
+
+// The phases of a hook.
+const (
+	None Phase = ""
+	Pre  Phase = "pre-deploy"
+	Post Phase = "post-deploy"
+)
+
+// Place says where a release runs a hook with events, as Helm does: on an install (upgrade
+// false) pre-install before the app and post-install after it, on an upgrade pre-upgrade
+// before and post-upgrade after; test after the app on both when tests is set. A hook with a
+// pre and a post event of the same release (pre-install,post-install), which Helm runs twice,
+// runs once, before the app: one Job runs once per release.
+func Place(events []string, upgrade, tests bool) Phase {
+	pre, post := preInstall, postInstall
+	if upgrade {
+		pre, post = preUpgrade, postUpgrade
+	}
+	switch {
+	case slices.Contains(events, pre):
+		return Pre
+	case slices.Contains(events, post), tests && slices.Contains(events, testEvent):
+		return Post
+	}
+	return None
 }
 
 // Which hook events a release runs, and where.
@@ -170,9 +221,16 @@ func Render(a Args) (Rendered, error) {
 		return fail("%w", err)
 	}
 
-	install := action.NewInstall(&action.Configuration{Log: func(string, ...any) {}})
+	cfg := &action.Configuration{Log: func(string, ...any) {}}
+	install := action.NewInstall(cfg)
 	install.ClientOnly = true
 	install.DryRun = true
+	if a.Cluster != nil {
+		// Helm's own switch for a dry run that reads the cluster: lookup asks it, everything
+		// else stays client-only.
+		install.DryRunOption = "server"
+		cfg.RESTClientGetter = restGetter{a.Cluster}
+	}
 	install.Replace = true
 	install.IncludeCRDs = true
 	install.SkipSchemaValidation = true
@@ -199,29 +257,63 @@ func Render(a Args) (Rendered, error) {
 		return fail("%w", err)
 	}
 	for _, h := range hooks {
+		h.Runs = Place(h.Events, a.IsUpgrade, a.Tests)
+		h.Home = cmp.Or(h.Runs, Place(h.Events, !a.IsUpgrade, a.Tests))
+		switch {
+		case h.Runs == Pre:
+			out.PreDeploy = append(out.PreDeploy, h)
+		case h.Runs == Post:
+			out.PostDeploy = append(out.PostDeploy, h)
+		case h.Home != None:
+			out.Idle = append(out.Idle, h)
+		}
 		var run, skipped []string
-		pre, post := false, false
 		for _, e := range h.Events {
-			switch {
-			case e == preInstall || e == preUpgrade:
-				pre, run = true, append(run, e)
-			case e == postInstall || e == postUpgrade, e == testEvent && a.Tests:
-				post, run = true, append(run, e)
+			switch e {
+			case preInstall, preUpgrade, postInstall, postUpgrade:
+				run = append(run, e)
+			case testEvent:
+				if a.Tests {
+					run = append(run, e)
+				} else {
+					skipped = append(skipped, e)
+				}
 			default:
 				skipped = append(skipped, e)
 			}
 		}
-		if pre {
-			out.PreDeploy = append(out.PreDeploy, h)
-		}
-		if post {
-			out.PostDeploy = append(out.PostDeploy, h)
-		}
 		if len(skipped) > 0 {
 			out.Skipped = append(out.Skipped, skipSentence(h, run, skipped))
 		}
+		if twice := twiceIn(h.Events, a.IsUpgrade); twice != "" {
+			out.Skipped = append(out.Skipped, fmt.Sprintf("hook %s/%s (%s) is a %s hook: Helm runs it twice, it runs once, before the app", h.Kind, h.Name, h.Source, twice))
+		}
 	}
+	out.Lookup = callsLookup(ch)
 	return out, nil
+}
+
+// twiceIn names the pre and post event of one kind of release that events both hold
+// ("pre-install and post-install"), or is empty.
+func twiceIn(events []string, upgrade bool) string {
+	pre, post := preInstall, postInstall
+	if upgrade {
+		pre, post = preUpgrade, postUpgrade
+	}
+	if slices.Contains(events, pre) && slices.Contains(events, post) {
+		return pre + " and " + post
+	}
+	return ""
+}
+
+// callsLookup says whether a template of ch or of its subcharts calls lookup.
+func callsLookup(ch *helmchart.Chart) bool {
+	for _, t := range ch.Templates {
+		if bytes.Contains(t.Data, []byte("lookup")) {
+			return true
+		}
+	}
+	return slices.ContainsFunc(ch.Dependencies(), callsLookup)
 }
 
 // OnceOnly reports whether h runs on install only: it has a pre-install or post-install event
@@ -467,4 +559,18 @@ func skipSentence(h Hook, run, skipped []string) string {
 			h.Kind, h.Name, h.Source, strings.Join(run, ","), strings.Join(skipped, ","), why)
 	}
 	return fmt.Sprintf("%s hook %s/%s (%s) is not run: %s", strings.Join(skipped, ","), h.Kind, h.Name, h.Source, why)
+}
+
+// restGetter gives Helm's dry run the cluster for lookup; the rest of a
+// client-only install never asks it for discovery or a REST mapper.
+type restGetter struct{ config *rest.Config }
+
+func (g restGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.config), nil }
+
+func (g restGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
+	return nil, errors.New("a client-only render reads no discovery")
+}
+
+func (g restGetter) ToRESTMapper() (meta.RESTMapper, error) {
+	return nil, errors.New("a client-only render maps no resources")
 }

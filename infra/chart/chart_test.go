@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -80,9 +81,12 @@ func TestRenderSplitsAppAndHooksInOrder(t *testing.T) {
 		{"shop/templates/service.yaml", "Service", "shop"},
 		{"shop/templates/deployment.yaml", "Deployment", "shop"},
 	}, objs(r.App))
-	// By weight (-10, -5, 0), then kind (Secret before Job), then name.
-	assert.Equal(t, []hook{migrateConfig, migrateJob, initialSecret, backupJob}, hooks(r.PreDeploy))
+	// By weight (-10, -5, 0), then kind (Secret before Job), then name. An
+	// install runs the install hooks; the upgrade-only backup is idle.
+	assert.Equal(t, []hook{migrateConfig, migrateJob, initialSecret}, hooks(r.PreDeploy))
 	assert.Equal(t, []hook{smokeJob}, hooks(r.PostDeploy))
+	assert.Equal(t, []hook{backupJob}, hooks(r.Idle))
+	assert.False(t, r.Lookup, "the fixture calls no lookup")
 
 	require.Len(t, r.Skipped, 2)
 	assert.Regexp(t, `^test hook Pod/shop-test-[a-z0-9]{5} \(shop/templates/tests/test-connection\.yaml\) is not run: test hooks run as post-deploy smoke tests only with tests: true$`, r.Skipped[0])
@@ -92,7 +96,7 @@ func TestRenderSplitsAppAndHooksInOrder(t *testing.T) {
 func TestRenderKeepsHookObjects(t *testing.T) {
 	r, err := shop(t, nil)
 	require.NoError(t, err)
-	require.Len(t, r.PreDeploy, 4)
+	require.Len(t, r.PreDeploy, 3)
 
 	job := r.PreDeploy[1].Object
 	assert.Equal(t, map[string]any{
@@ -261,7 +265,9 @@ func TestRenderSubcharts(t *testing.T) {
 	args := r.App[1].Obj["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["args"]
 	assert.Equal(t, []any{"--queue", "orders"}, args)
 
-	assert.Equal(t, []hook{{"umbrella/charts/worker/templates/drain-job.yaml", "Job", "u-worker-drain", []string{"pre-upgrade", "pre-rollback"}, 1, nil}}, hooks(r.PreDeploy))
+	// The drain Job is an upgrade hook: idle on an install.
+	assert.Empty(t, r.PreDeploy)
+	assert.Equal(t, []hook{{"umbrella/charts/worker/templates/drain-job.yaml", "Job", "u-worker-drain", []string{"pre-upgrade", "pre-rollback"}, 1, nil}}, hooks(r.Idle))
 	// Helm 2's test-success is read as test.
 	assert.Equal(t, []hook{{"umbrella/charts/worker/templates/test-queue.yaml", "Pod", "u-worker-test", []string{"test"}, 0, nil}}, hooks(r.PostDeploy))
 	assert.Equal(t, []string{
@@ -291,7 +297,55 @@ func TestRenderPackagedChart(t *testing.T) {
 	r, err := chart.Render(chart.Args{Root: "testdata", Path: archive, ReleaseName: "shop"})
 	require.NoError(t, err)
 	assert.Equal(t, shopApp, objs(r.App))
-	assert.Equal(t, []hook{migrateConfig, migrateJob, initialSecret, backupJob}, hooks(r.PreDeploy))
+	assert.Equal(t, []hook{migrateConfig, migrateJob, initialSecret}, hooks(r.PreDeploy))
+}
+
+// TestRenderUpgrade: an upgrade runs the upgrade hooks; the install-only
+// Secret is idle, its home the phase an install creates it in.
+func TestRenderUpgrade(t *testing.T) {
+	r, err := chart.Render(chart.Args{Root: "testdata", Path: "shop", ReleaseName: "shop", Namespace: "shop", IsUpgrade: true})
+	require.NoError(t, err)
+	assert.Equal(t, shopApp, objs(r.App))
+	assert.Equal(t, []hook{migrateConfig, migrateJob, backupJob}, hooks(r.PreDeploy))
+	assert.Equal(t, []hook{smokeJob}, hooks(r.PostDeploy))
+	assert.Equal(t, []hook{initialSecret}, hooks(r.Idle))
+	assert.Equal(t, chart.None, r.Idle[0].Runs)
+	assert.Equal(t, chart.Pre, r.Idle[0].Home)
+	assert.Equal(t, chart.Pre, r.PreDeploy[2].Runs)
+}
+
+// TestPlace pins where an install and an upgrade run a hook of every
+// combination of events, as Helm runs them, once each.
+func TestPlace(t *testing.T) {
+	for _, tc := range []struct {
+		events           string
+		install, upgrade chart.Phase
+	}{
+		{"pre-install", chart.Pre, chart.None},
+		{"post-install", chart.Post, chart.None},
+		{"pre-upgrade", chart.None, chart.Pre},
+		{"post-upgrade", chart.None, chart.Post},
+		{"pre-install,pre-upgrade", chart.Pre, chart.Pre},
+		{"post-install,post-upgrade", chart.Post, chart.Post},
+		{"post-install,pre-upgrade", chart.Post, chart.Pre}, // a migration that needs the bundled database
+		{"pre-install,post-upgrade", chart.Pre, chart.Post},
+		{"pre-install,post-install", chart.Pre, chart.None}, // Helm runs it twice; once, first
+		{"pre-upgrade,post-upgrade", chart.None, chart.Pre},
+		{"pre-install,post-install,pre-upgrade,post-upgrade", chart.Pre, chart.Pre},
+		{"post-install,test", chart.Post, chart.Post}, // tests on
+		{"test", chart.Post, chart.Post},
+		{"pre-upgrade,pre-rollback", chart.None, chart.Pre},
+		{"pre-delete", chart.None, chart.None},
+		{"post-rollback", chart.None, chart.None},
+		{"", chart.None, chart.None},
+	} {
+		events := strings.Split(tc.events, ",")
+		assert.Equal(t, tc.install, chart.Place(events, false, true), "install %s", tc.events)
+		assert.Equal(t, tc.upgrade, chart.Place(events, true, true), "upgrade %s", tc.events)
+	}
+	// Without tests, a test hook runs on neither.
+	assert.Equal(t, chart.None, chart.Place([]string{"test"}, false, false))
+	assert.Equal(t, chart.None, chart.Place([]string{"test"}, true, false))
 }
 
 // helmHome points Helm's cache, config and data at a fresh directory.

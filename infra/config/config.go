@@ -245,7 +245,7 @@ func loadApp(p *problems, raw json.RawMessage, args *release.Args) {
 
 // loadChart reads app.chart, if any.
 func loadChart(p *problems, app *object) *release.Chart {
-	o, ok := app.object("chart", []string{"chart", "path", "repo", "tests", "values", "valuesFiles", "version"})
+	o, ok := app.object("chart", []string{"chart", "path", "repo", "rerun", "tests", "values", "valuesFiles", "version"})
 	if !ok {
 		return nil
 	}
@@ -254,6 +254,7 @@ func loadChart(p *problems, app *object) *release.Chart {
 	c.Repo, _ = o.string("repo")
 	c.Name, _ = o.string("chart")
 	c.Version, _ = o.string("version")
+	c.Rerun, _ = o.string("rerun")
 	c.ValuesFiles, _ = o.strings("valuesFiles")
 	if raw, ok := o.raw("values"); ok {
 		if err := json.Unmarshal(raw, &c.Values); err != nil {

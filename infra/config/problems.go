@@ -33,6 +33,17 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// FromRelease reports what a release refused of a config's plan once it
+// met its cluster (a chart that does not render, say), under the config
+// keys that set it, as Load reports what it refuses itself.
+func FromRelease(stack string, err *check.ArgsError) *Error {
+	out := &Error{Stack: stack}
+	for _, q := range err.Problems {
+		out.Problems = append(out.Problems, Problem{Key: Key(configPath(q.Key)), Message: q.Message})
+	}
+	return out
+}
+
 // problems collects Problems while a config is read.
 type problems struct {
 	// file is the stack's settings file, Pulumi.<stack>.yaml, named by

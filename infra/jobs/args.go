@@ -24,6 +24,10 @@ const (
 	OnRelease = "onRelease"
 	// Once runs the Job until it succeeds once and never again.
 	Once = "once"
+	// OnUpgrade is a chart's hook Job's: it runs again whenever its
+	// Trigger, the chart's revision, changes (not a policy of the config's
+	// jobs).
+	OnUpgrade = "onUpgrade"
 )
 
 // Reruns lists every re-run policy, in the order the docs present them.
@@ -146,6 +150,17 @@ type Planned struct {
 	// BackoffLimitSet and TimeoutSet say whether the job's own args set
 	// them; otherwise Object's values stand, when it has them.
 	BackoffLimitSet, TimeoutSet bool
+	// Resource, when not empty, is the Job's resource name instead of
+	// ResourceName(component, Name): a chart's hook keeps one name, and so
+	// one resource, in whichever phase a release runs it.
+	Resource string
+	// Trigger, when not empty, replaces the release id as what runs the
+	// Job again when it changes (a chart's revision, for its hooks).
+	Trigger string
+	// Keep registers the Job as its last run, which does not run now:
+	// nothing under its spec or metadata is updated, and it runs again only
+	// when Trigger changes (a chart's hook that this release does not run).
+	Keep bool
 }
 
 // Wave is the Jobs of one wave.

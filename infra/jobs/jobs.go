@@ -223,13 +223,21 @@ func ImageReplaceOnChanges() []string {
 // No ttlSecondsAfterFinished is set either: the TTL controller would delete
 // the finished Job behind Pulumi's back, and the next `pulumi refresh` would
 // drop it from state, so the following `up` would create and run it again.
-func rerunOptions(rerun string, release pulumi.StringInput) []pulumi.ResourceOption {
-	switch rerun {
-	case Once:
+func rerunOptions(j Planned, release pulumi.StringInput) []pulumi.ResourceOption {
+	var trigger []pulumi.ResourceOption
+	if j.Trigger != "" {
+		trigger = []pulumi.ResourceOption{pulumi.ReplacementTrigger(pulumi.String(j.Trigger))}
+	}
+	switch {
+	case j.Keep:
+		// The last run, kept as it ran: its labels may name another phase
+		// and its template another image, and none of that runs it again.
+		return append(trigger, pulumi.IgnoreChanges([]string{"spec", "metadata"}))
+	case j.Rerun == Once:
 		// Nothing under spec, image included, triggers a new run. A Job that
 		// never succeeded is still run again through replaceUnready.
-		return []pulumi.ResourceOption{pulumi.IgnoreChanges([]string{"spec"})}
-	case OnRelease:
+		return append(trigger, pulumi.IgnoreChanges([]string{"spec"}))
+	case j.Rerun == OnRelease && trigger == nil:
 		return []pulumi.ResourceOption{
 			pulumi.ReplaceOnChanges(ImageReplaceOnChanges()),
 			pulumi.ReplacementTrigger(release),
@@ -239,7 +247,7 @@ func rerunOptions(rerun string, release pulumi.StringInput) []pulumi.ResourceOpt
 		// spec.template (its forceNew table); this states the policy in the
 		// program, where it is visible and tested, and keeps it if that table
 		// ever changes.
-		return []pulumi.ResourceOption{pulumi.ReplaceOnChanges(ImageReplaceOnChanges())}
+		return append(trigger, pulumi.ReplaceOnChanges(ImageReplaceOnChanges()))
 	}
 }
 
@@ -264,7 +272,13 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 	deadline := int(math.Ceil(j.Timeout.Seconds()))
 	timeout := (time.Duration(deadline)*time.Second + TimeoutMargin).String()
 	opts = append(opts, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: timeout, Update: timeout}))
-	opts = append(opts, rerunOptions(j.Rerun, args.ReleaseID)...)
+	opts = append(opts, rerunOptions(j, args.ReleaseID)...)
+	resource := ResourceName(component, j.Name)
+	if j.Resource != "" && j.Resource != resource {
+		// Before 0.3 a hook's Job was named from its phase; this finds it.
+		opts = append(opts, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(resource)}}))
+		resource = j.Resource
+	}
 
 	templateAnnotations := pulumi.StringMap{}
 	for k, v := range j.Annotations {
@@ -297,9 +311,9 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 	}
 
 	if j.Object != nil {
-		return newJobFromObject(ctx, component, j, args, labels, podLabels, deadline, templateAnnotations, opts...)
+		return newJobFromObject(ctx, resource, j, args, labels, podLabels, deadline, templateAnnotations, opts...)
 	}
-	job, err := batchv1.NewJob(ctx, ResourceName(component, j.Name), &batchv1.JobArgs{
+	job, err := batchv1.NewJob(ctx, resource, &batchv1.JobArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			Namespace:   args.Namespace,
 			Labels:      labels,
@@ -348,7 +362,7 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 // podReplacementPolicy Failed are set when the file sets neither, and the
 // job's timeout and backoffLimit replace the file's only when the job's
 // args set them (else the file's, else the defaults).
-func newJobFromObject(ctx *pulumi.Context, component string, j Planned, args *Args, labels, podLabels pulumi.StringMap,
+func newJobFromObject(ctx *pulumi.Context, resource string, j Planned, args *Args, labels, podLabels pulumi.StringMap,
 	deadline int, templateAnnotations pulumi.StringMap, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
 	obj := deepCopy(j.Object)
 	meta := child(obj, "metadata")
@@ -379,8 +393,8 @@ func newJobFromObject(ctx *pulumi.Context, component string, j Planned, args *Ar
 	// The SDK's typed constructors add the package version; an untyped
 	// registration must too, or the engine gives it an unversioned default
 	// provider that the next up deletes.
-	if err := ctx.RegisterResource("kubernetes:batch/v1:Job", ResourceName(component, j.Name), kubernetes.UntypedArgs(obj), &job, utilities.PkgResourceDefaultOpts(opts)...); err != nil {
-		return nil, fmt.Errorf("registering job %q of %q from %s: %w", j.Name, component, j.Source, err)
+	if err := ctx.RegisterResource("kubernetes:batch/v1:Job", resource, kubernetes.UntypedArgs(obj), &job, utilities.PkgResourceDefaultOpts(opts)...); err != nil {
+		return nil, fmt.Errorf("registering job %q (%s) from %s: %w", j.Name, resource, j.Source, err)
 	}
 	return &job, nil
 }

@@ -75,7 +75,7 @@ func Mermaid(plan release.Plan) string {
 			id := fmt.Sprintf("%s%d", prefix, w.Number)
 			fmt.Fprintf(&b, "  subgraph %s[\"%s · wave %d\"]\n", id, label, w.Number)
 			for _, j := range w.Jobs {
-				fmt.Fprintf(&b, "    %s_%s[\"%s<br/>%s\"]\n", id, mermaidID(j.Name), j.Name, j.Rerun)
+				fmt.Fprintf(&b, "    %s_%s[\"%s<br/>%s\"]\n", id, mermaidID(j.Name), j.Name, runLabel(j))
 			}
 			b.WriteString("  end\n")
 			edge(id)
@@ -99,6 +99,20 @@ func Mermaid(plan release.Plan) string {
 	writeHooks(plan.PostHooks, release.PostDeployPhase, "posthooks")
 	writeWaves(plan.PostDeploy, release.PostDeployPhase, "post")
 	return b.String()
+}
+
+// runLabel says when a Job runs: its rerun policy, and for a chart's hook
+// whether this release runs it (at its revision) or keeps its last run.
+func runLabel(j jobs.Planned) string {
+	switch {
+	case j.Keep && j.Trigger != "":
+		return "kept: ran at revision " + j.Trigger
+	case j.Keep:
+		return "kept: not run"
+	case j.Trigger != "":
+		return j.Rerun + ": runs, revision " + j.Trigger
+	}
+	return j.Rerun
 }
 
 // byKind lists objects as one line per kind, kinds in alphabetical order and

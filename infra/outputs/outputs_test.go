@@ -26,25 +26,23 @@ func TestMermaidOfChart(t *testing.T) {
 		PostDeploy: []jobs.Job{{Name: "warm-cache", Command: []string{"warm"}}},
 	})
 	require.Empty(t, p.List)
+	require.NoError(t, plan.RenderChart(nil, nil, ""))
+	// An install: the upgrade-only backup does not run.
 	want := `flowchart LR
   prehooks["pre-deploy hooks<br/>ConfigMap shop-migrate<br/>Secret shop-initial-password (once)"]
   subgraph pre0["pre-deploy · wave 0"]
-    pre0_shop_migrate["shop-migrate<br/>onChange"]
+    pre0_shop_migrate["shop-migrate<br/>onUpgrade: runs, revision 1"]
   end
   prehooks --> pre0
-  subgraph pre1["pre-deploy · wave 1"]
-    pre1_shop_backup["shop-backup<br/>onChange"]
-  end
-  pre0 --> pre1
   app["app shop<br/>ConfigMap shop-config<br/>Deployment shop<br/>Service shop"]
-  pre1 --> app
+  pre0 --> app
   subgraph post0["post-deploy · wave 0"]
     post0_warm_cache["warm-cache<br/>onChange"]
-    post0_shop_smoke_test["shop-smoke-test<br/>onChange"]
+    post0_shop_smoke_test["shop-smoke-test<br/>onUpgrade: runs, revision 1"]
   end
   app --> post0
   subgraph post1["post-deploy · wave 1"]
-    post1_test_connection["test-connection<br/>onChange"]
+    post1_test_connection["test-connection<br/>onUpgrade: runs, revision 1"]
   end
   post0 --> post1`
 	assert.Equal(t, want, strings.TrimSpace(outputs.Mermaid(plan)))

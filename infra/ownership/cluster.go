@@ -73,6 +73,7 @@ func ForConfig(rc *rest.Config) (Cluster, error) {
 		return nil, fmt.Errorf("creating a metadata client: %w", err)
 	}
 	return &liveCluster{
+		config: rc,
 		host:   rc.Host,
 		mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)),
 		md:     md,
@@ -81,6 +82,7 @@ func ForConfig(rc *rest.Config) (Cluster, error) {
 
 // liveCluster reads object metadata from an API server.
 type liveCluster struct {
+	config *rest.Config
 	host   string
 	mapper meta.RESTMapper
 	md     metadata.Interface
@@ -115,3 +117,6 @@ func (c *liveCluster) Lookup(ctx context.Context, ref Ref) (*Live, error) {
 	}
 	return &Live{Annotations: obj.Annotations, Labels: obj.Labels}, nil
 }
+
+// RESTConfig is the cluster's client configuration.
+func (c *liveCluster) RESTConfig() *rest.Config { return rest.CopyConfig(c.config) }

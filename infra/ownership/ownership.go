@@ -23,6 +23,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/client-go/rest"
 	"strings"
 )
 
@@ -66,10 +67,14 @@ type Live struct {
 	Annotations, Labels map[string]string
 }
 
-// Cluster looks objects up.
+// Cluster is the cluster a release goes to, as the release reads it
+// before it creates anything.
 type Cluster interface {
 	// Lookup returns the live object ref names, or nil when there is none.
 	Lookup(ctx context.Context, ref Ref) (*Live, error)
+	// RESTConfig is the client configuration a chart's `lookup` reads the
+	// cluster with; nil when the cluster cannot answer it (a test's fake).
+	RESTConfig() *rest.Config
 }
 
 // Claim is an object that exists and that the release did not create.

@@ -3,6 +3,7 @@ package ownership_test
 import (
 	"context"
 	"errors"
+	"k8s.io/client-go/rest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,6 +18,8 @@ type fakeCluster struct {
 	err     error
 	asked   []ownership.Ref
 }
+
+func (f *fakeCluster) RESTConfig() *rest.Config { return nil }
 
 func (f *fakeCluster) Lookup(_ context.Context, ref ownership.Ref) (*ownership.Live, error) {
 	f.asked = append(f.asked, ref)

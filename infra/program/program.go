@@ -5,6 +5,7 @@ package program
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/outputs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
@@ -64,13 +66,18 @@ func run(ctx *pulumi.Context, src config.Source) error {
 			return fmt.Errorf("reaching the cluster of %s: %w", s.kubeconfig, err)
 		}
 	}
-	// The plan config.Load made (files read, chart rendered) is the one
-	// registered: each run plans the release once.
+	// The plan config.Load made (files read) is the one registered, its
+	// chart rendered once the release has asked its cluster: each run plans
+	// the release once.
 	r, err := release.NewFromPlan(ctx, plan.App.Name, plan)
+	var refused *check.ArgsError
+	if errors.As(err, &refused) {
+		return config.FromRelease(ctx.Stack(), refused)
+	}
 	if err != nil {
 		return fmt.Errorf("declaring release %q: %w", plan.App.Name, err)
 	}
-	outputs.Export(ctx, plan, r)
+	outputs.Export(ctx, r.Plan, r)
 	return nil
 }
 

@@ -1,11 +1,14 @@
 package release
 
 import (
+	"cmp"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
@@ -15,7 +18,8 @@ import (
 
 // Chart is the app as a Helm chart: its objects are the app phase, and its
 // install and upgrade hooks run as the release's pre- and post-deploy
-// phases. The chart's release name is app.name.
+// phases, as Helm runs them: the first release of the chart is an install,
+// every later one an upgrade. The chart's release name is app.name.
 type Chart struct {
 	// Path is a local chart directory or .tgz, relative to the project directory.
 	Path string `pulumi:"path,optional"`
@@ -30,69 +34,218 @@ type Chart struct {
 	ValuesFiles []string `pulumi:"valuesFiles,optional"`
 	// Tests runs the chart's test hooks as post-deploy smoke tests.
 	Tests bool `pulumi:"tests,optional"`
+	// Rerun is when the chart's hook Jobs run again: onUpgrade (default),
+	// once per up that changes the chart's release (any rendered object,
+	// hook, value, the image or the release id), as helm upgrade runs them,
+	// never on an up that changes nothing; or onChange, only when a hook's
+	// own spec changes (or the release id, when one is set).
+	Rerun string `pulumi:"rerun,optional"`
 }
+
+// The chart's rerun policies (Chart.Rerun).
+const (
+	// ChartOnUpgrade runs every hook of an upgrade on each up that changes
+	// the chart's release.
+	ChartOnUpgrade = jobs.OnUpgrade
+	// ChartOnChange runs a hook again only when its own spec changes.
+	ChartOnChange = jobs.OnChange
+)
 
 // Hooks is what a chart's hooks add to one phase of a release.
 type Hooks struct {
 	// Objects are the phase's hooks that are not Jobs (ConfigMaps, Secrets,
 	// service accounts a hook Job uses): created before the phase's Jobs.
 	Objects []manifest.Object
-	// Once marks the Objects created once and never updated (hooks of
-	// install only, such as a Secret with a generated password).
+	// Once marks the Objects that are never updated: hooks of install only
+	// (a Secret with a generated password keeps its first value), and
+	// hooks this release keeps as the last one applied them.
 	Once []bool
 }
 
-// planChart renders app.chart into plan: its objects are the app's (see
-// planFiles), its hook Jobs join the phases' waves, its other hooks are
-// created before the Jobs of their phase, and hooks we do not run are
-// warnings.
+// hookRun is a hook as one release registers it.
+type hookRun struct {
+	chart.Hook
+	// Rerun is the rerun policy of a hook Job.
+	Rerun string
+	// Trigger runs a hook Job again when it changes: the chart's revision
+	// it runs at. Empty for Argo CD's hooks and onChange.
+	Trigger string
+	// Keep registers the hook as it was last run or applied: this release
+	// does not run it.
+	Keep bool
+	// Resource is the hook Job's resource name, the same in either phase.
+	Resource string
+}
+
+// checkChart checks app.chart's own settings; planChart renders it.
+func checkChart(p *check.Problems, c *Chart) {
+	if c.Rerun != "" && c.Rerun != ChartOnUpgrade && c.Rerun != ChartOnChange {
+		p.Add("app.chart.rerun", "%q is not a rerun policy of a chart's hooks; use onUpgrade (the default: every hook of an upgrade runs once per up that changes the release) or onChange (a hook runs again only when its own spec changes)", c.Rerun)
+	}
+}
+
+// planChart renders app.chart into plan as this release of it, install
+// or upgrade as rec says (nil: none completed yet, so an install), with
+// lookup reading cluster (nil: lookup answers nothing). Its objects are the
+// app's (see finishFiles), the hooks it runs join the phases' waves, its
+// other hooks are created before the Jobs of their phase, and hooks it does
+// not run at all are warnings. It records in plan.record what this release
+// leaves for the next one.
 //
-// Hooks map to our phases like this: pre-install and pre-upgrade →
-// pre-deploy, post-install and post-upgrade (and test, when asked) →
-// post-deploy. helm.sh/hook-weight orders them: the distinct weights of a
-// phase, ascending, are its waves 0, 1, 2, … (equal weights in parallel),
-// test hooks in waves after the others; jobs of the args join the wave of
-// their number. A hook of install only
-// runs once (rerun: once); one that Helm runs on every upgrade runs again
-// when its own spec changes, and when the release id changes if one is set
-// (onRelease). hook-delete-policy needs nothing of ours: every run replaces
-// the previous one create-before-delete (before-hook-creation), and the
-// last run is kept, not deleted when it succeeds, so its logs stay readable
-// and no refresh can forget it and run it again.
-func planChart(p *check.Problems, env jobs.Env, args *Args, plan *Plan) []manifest.Object {
+// Hooks map to our phases as Helm runs them (chart.Place): on an install,
+// pre-install before the app and post-install after it; on an upgrade,
+// pre-upgrade and post-upgrade; test hooks after the others, when asked.
+// helm.sh/hook-weight orders them: the distinct weights of a phase,
+// ascending, are its waves 0, 1, 2, … (equal weights in parallel); jobs of
+// the args join the wave of their number.
+//
+// A hook Job is one resource in whichever phase it runs (a post-install,
+// pre-upgrade migration moves from after the app to before it without a
+// run). It runs on an install, and on an upgrade that changes the release
+// (the digest of the rendered chart, the image and the release id differs
+// from the record's): its trigger is the release's revision. On an up that
+// changes nothing no hook runs, and a hook this release does not run is
+// kept as it last ran, if it ever did. hook-delete-policy needs nothing of
+// ours: every run replaces the previous one create-before-delete
+// (before-hook-creation), and the last run is kept, not deleted when it
+// succeeds, so its logs stay readable and no refresh can forget it.
+//
+// lookup says whether the chart calls lookup.
+func planChart(p *check.Problems, name string, env jobs.Env, args *Args, plan *Plan, rec *Record, cluster *rest.Config) (objs []manifest.Object, lookup bool) {
 	c := args.App.Chart
 	ns, _ := jobs.Literal(args.Namespace)
 	r, err := chart.Render(chart.Args{
 		Root: env.Root, Path: c.Path, Repo: c.Repo, Chart: c.Name, Version: c.Version,
 		Values: c.Values, ValuesFiles: c.ValuesFiles, ReleaseName: args.App.Name, Namespace: ns, Tests: c.Tests,
+		IsUpgrade: rec != nil, Cluster: cluster,
 	})
 	if err != nil {
 		p.Add("app.chart", "%v", err)
-		return nil
+		return nil, false
 	}
 	plan.Warnings = append(plan.Warnings, r.Skipped...)
-	objs := make([]manifest.Object, len(r.App))
+
+	next := Record{Revision: 1, Digest: digest(r, args), Hooks: map[string]int{}}
+	changed := true
+	if rec != nil {
+		changed = next.Digest == "" || next.Digest != rec.Digest
+		next.Revision = rec.Revision
+		if changed {
+			next.Revision++
+		}
+	}
+	rerun := cmp.Or(c.Rerun, ChartOnUpgrade)
+	var pre, post []hookRun
+	seen := map[string]string{}
+	for _, h := range slices.Concat(r.PreDeploy, r.PostDeploy, r.Idle) {
+		run := hookRun{Hook: h, Rerun: rerun}
+		key := hookKey(h)
+		if prev, dup := seen[run.jobName()]; dup && isJob(h) {
+			p.Add("app.chart", "hooks %s (%s) and %s both run as a Job named %q; rename one", key, h.Source, prev, run.jobName())
+		}
+		if isJob(h) {
+			seen[run.jobName()] = key + " (" + h.Source + ")"
+		}
+		last, ran := 0, false
+		if rec != nil {
+			last, ran = rec.Hooks[key]
+		}
+		switch {
+		case h.Runs != chart.None && changed:
+			next.Hooks[key] = next.Revision
+			run.Trigger = strconv.Itoa(next.Revision)
+		case ran:
+			next.Hooks[key] = last
+			run.Trigger, run.Keep = strconv.Itoa(last), true
+		default:
+			continue // never run, and not run now: an upgrade-only hook on an install
+		}
+		if rerun == ChartOnChange {
+			run.Trigger = ""
+			switch {
+			case chart.OnceOnly(h):
+				run.Rerun = jobs.Once
+			case hasReleaseID(args):
+				run.Rerun = jobs.OnRelease
+			}
+		}
+		run.Resource = jobs.ResourceName(name+"-hook", run.jobName())
+		if h.Home == chart.Pre {
+			pre = append(pre, run)
+		} else {
+			post = append(post, run)
+		}
+	}
+	plan.record = &next
+	objs = make([]manifest.Object, len(r.App))
 	for i, o := range r.App {
 		objs[i] = manifest.Object{Source: o.Source, Obj: o.Obj}
 	}
-	plan.PreDeploy, plan.PreHooks = planHooks(p, "app.chart", env, args, plan, r.PreDeploy, plan.PreDeploy)
-	plan.PostDeploy, plan.PostHooks = planHooks(p, "app.chart", env, args, plan, r.PostDeploy, plan.PostDeploy)
-	return objs
+	plan.PreDeploy, plan.PreHooks = planHooks(p, "app.chart", args, plan, pre, plan.PreDeploy)
+	plan.PostDeploy, plan.PostHooks = planHooks(p, "app.chart", args, plan, post, plan.PostDeploy)
+	return objs, r.Lookup
+}
+
+// RenderChart renders the plan's chart as the release that follows rec
+// (nil: an install), with lookup reading cluster, into the plan; NewFromPlan
+// calls it once it has read rec from the release's cluster. noCluster, when
+// not empty, says why there is no cluster to read: a chart that calls
+// lookup is then refused. It returns a *check.ArgsError listing what is
+// wrong with the chart.
+func (plan *Plan) RenderChart(rec *Record, cluster *rest.Config, noCluster string) error {
+	p := &check.Problems{}
+	objs, lookup := planChart(p, plan.name, plan.env, plan.Args, plan, rec, cluster)
+	if lookup && noCluster != "" {
+		p.Add("app.chart", "the chart calls lookup, which reads the release's cluster, and %s: nothing is rendered without it "+
+			"(its objects would differ from the ones up renders); give the release its cluster (kubeconfig, context, or the stack's kubernetes:kubeconfig)", noCluster)
+	}
+	if len(p.List) == 0 {
+		finishFiles(p, plan.Args, plan, objs, "app.chart")
+	}
+	if len(p.List) > 0 {
+		return &check.ArgsError{Resource: Type + " " + plan.name, Problems: p.List}
+	}
+	return nil
+}
+
+// Record is what this release of a chart leaves in the cluster once it has
+// succeeded; nil for an app that is not a chart, or one not rendered yet.
+func (plan Plan) Record() *Record { return plan.record }
+
+// isJob says whether a hook runs as a Job: a Job, or a test Pod run as one.
+func isJob(h chart.Hook) bool { return h.Kind == "Job" || h.Kind == "Pod" }
+
+// jobName is the name of the hook's Job in reports and labels: the hook's
+// own, or for a test Pod, whose name is often random on every render, its
+// template's.
+func (h hookRun) jobName() string {
+	if h.Kind == "Pod" {
+		return strings.TrimSuffix(path.Base(h.Source), path.Ext(h.Source))
+	}
+	return h.Name
+}
+
+// hookKey names a hook in the record: its kind and name.
+func hookKey(h chart.Hook) string {
+	if h.Kind == "Pod" {
+		return "Pod/" + hookRun{Hook: h}.jobName()
+	}
+	return h.Kind + "/" + h.Name
 }
 
 // planHooks turns the hooks of one phase into planned Jobs merged into
 // waves, and the phase's other hook objects.
-func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Plan, hooks []chart.Hook, waves []jobs.Wave) ([]jobs.Wave, Hooks) {
+func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []hookRun, waves []jobs.Wave) ([]jobs.Wave, Hooks) {
 	// The distinct weights of the phase's Jobs, ascending, are its waves;
 	// test hooks come after the others, as `helm test` runs after the
 	// release (their own weights order them among themselves).
 	var weights, testWeights []int
 	for _, h := range hooks {
 		w := &weights
-		if chart.TestOnly(h) {
+		if chart.TestOnly(h.Hook) {
 			w = &testWeights
 		}
-		if (h.Kind == "Job" || h.Kind == "Pod") && !slices.Contains(*w, h.Weight) {
+		if isJob(h.Hook) && !slices.Contains(*w, h.Weight) {
 			*w = append(*w, h.Weight)
 		}
 	}
@@ -113,14 +266,11 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 		if imageKnown {
 			plan.hookImages += manifest.SetImage([]manifest.Object{o}, image)
 		}
-		switch h.Kind {
-		case "Job", "Pod":
+		switch {
+		case isJob(h.Hook):
 			job := o
-			name := h.Name
+			name := h.jobName()
 			if h.Kind == "Pod" {
-				// A test Pod's name is often random on every render; the
-				// template's name is stable.
-				name = strings.TrimSuffix(path.Base(h.Source), path.Ext(h.Source))
 				job = manifest.Object{Source: h.Source, Obj: podAsJob(h.Object)}
 			}
 			if plan.CreateNamespace {
@@ -131,19 +281,22 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 			for _, msg := range validation.IsDNS1123Label(name) {
 				p.Add(key, "hook %s/%s (%s): %q cannot name a Job: %s", h.Kind, h.Name, h.Source, name, msg)
 			}
-			rerun := jobs.OnChange
-			switch {
-			case chart.OnceOnly(h):
-				rerun = jobs.Once
-			case hasReleaseID(args):
-				rerun = jobs.OnRelease
+			rerun := cmp.Or(h.Rerun, jobs.OnChange)
+			if h.Rerun == "" {
+				// Argo CD's hooks.
+				switch {
+				case chart.OnceOnly(h.Hook):
+					rerun = jobs.Once
+				case hasReleaseID(args):
+					rerun = jobs.OnRelease
+				}
 			}
 			if meta, ok := job.Obj["metadata"].(map[string]any); ok {
 				delete(meta, "name")
 				delete(meta, "generateName")
 			}
 			planned = append(planned, jobs.Planned{
-				Name: name, Wave: wave(h), Rerun: rerun,
+				Name: name, Wave: wave(h.Hook), Rerun: rerun, Trigger: h.Trigger, Keep: h.Keep, Resource: h.Resource,
 				Timeout: jobs.DefaultTimeout, BackoffLimit: jobs.DefaultBackoffLimit,
 				Resources: plan.App.Resources, Object: job.Obj, Source: h.Source,
 			})
@@ -153,7 +306,7 @@ func planHooks(p *check.Problems, key string, env jobs.Env, args *Args, plan *Pl
 				manifest.Annotate([]manifest.Object{o}, k, v)
 			}
 			extra.Objects = append(extra.Objects, o)
-			extra.Once = append(extra.Once, chart.OnceOnly(h))
+			extra.Once = append(extra.Once, chart.OnceOnly(h.Hook) || h.Keep)
 		}
 	}
 	// Merge by wave number with the jobs of the args.

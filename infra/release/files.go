@@ -20,11 +20,9 @@ import (
 // chart) instead of the built-in Deployment and Service.
 func (a App) fromFiles() bool { return a.Manifests != "" || a.Chart != nil }
 
-// planFiles reads the app's objects from app.manifests into plan: the
-// release's namespace on every namespaced object, the release's image on
-// every container of the same repository, and — when the release owns its
-// namespace, which enforces Pod Security "restricted" — the fields
-// restricted needs that the files leave unset.
+// planFiles reads the app's objects from app.manifests into plan (see
+// finishFiles), Argo CD's hooks among them as phases; a chart is only
+// checked here, and rendered by planChart.
 func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 	a := args.App
 	for _, f := range []struct {
@@ -39,12 +37,10 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 		p.Add("app.manifests", "set either app.manifests or app.chart, not both")
 		return
 	}
-	ns, nsKnown := jobs.Literal(args.Namespace)
-	image, imageKnown := jobs.Literal(args.Image)
-	if !nsKnown {
+	if _, nsKnown := jobs.Literal(args.Namespace); !nsKnown {
 		p.Add("namespace", "must be a plain string when the app comes from files: it is written into every object before the engine runs")
 	}
-	if !imageKnown {
+	if _, imageKnown := jobs.Literal(args.Image); !imageKnown {
 		p.Add("image", "must be a plain string when the app comes from files: it is written into the files' containers before the engine runs")
 	}
 	var objs []manifest.Object
@@ -60,12 +56,36 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 		var warnings []string
 		objs, pre, post, warnings = argoHooks(p, objs)
 		plan.Warnings = append(plan.Warnings, warnings...)
-		plan.PreDeploy, plan.PreHooks = planHooks(p, "app.manifests", env, args, plan, pre, plan.PreDeploy)
-		plan.PostDeploy, plan.PostHooks = planHooks(p, "app.manifests", env, args, plan, post, plan.PostDeploy)
+		plan.PreDeploy, plan.PreHooks = planHooks(p, "app.manifests", args, plan, asRuns(pre), plan.PreDeploy)
+		plan.PostDeploy, plan.PostHooks = planHooks(p, "app.manifests", args, plan, asRuns(post), plan.PostDeploy)
 	} else {
-		source = "app.chart"
-		objs = planChart(p, env, args, plan)
+		// A chart is rendered once its release knows its cluster
+		// (planChart, from resolve): install or upgrade, and lookup.
+		checkChart(p, a.Chart)
+		return
 	}
+	finishFiles(p, args, plan, objs, source)
+}
+
+// asRuns are Argo CD's hooks, each run as its rerun rules say.
+func asRuns(hooks []chart.Hook) []hookRun {
+	out := make([]hookRun, len(hooks))
+	for i, h := range hooks {
+		out[i] = hookRun{Hook: h}
+	}
+	return out
+}
+
+// finishFiles makes the app's objects read from source (app.manifests or
+// app.chart) ready to register in plan: the release's namespace on every
+// namespaced object, its marks, the release's image on every container of
+// the same repository, and — when the release owns its namespace, which
+// enforces Pod Security "restricted" — the fields restricted needs that the
+// files leave unset.
+func finishFiles(p *check.Problems, args *Args, plan *Plan, objs []manifest.Object, source string) {
+	a := args.App
+	ns, nsKnown := jobs.Literal(args.Namespace)
+	image, imageKnown := jobs.Literal(args.Image)
 	for _, o := range objs {
 		if manifest.Kind(o) == "Namespace" {
 			p.Add(source, "%s: the release's namespace is %q (namespace, createNamespace); remove the Namespace from the files", o, ns)

@@ -210,14 +210,15 @@ func TestAppFromChart(t *testing.T) {
 		App:       release.App{Name: "shop", Chart: &release.Chart{Path: "../chart/testdata/shop", Tests: true}},
 	})
 	require.Empty(t, p.List)
+	assert.Empty(t, plan.App.Objects, "a chart is rendered once its release has asked its cluster")
+	require.NoError(t, plan.RenderChart(nil, nil, ""))
 
 	assert.NotEmpty(t, plan.App.Objects, "the chart's non-hook objects are the app")
-	// Weights -5 and 0 are pre-deploy waves 0 and 1; the pre-upgrade backup
-	// and the pre-install,pre-upgrade migration run again on a new release
-	// id; test hooks join the post-deploy phase when asked, after its other
-	// hooks.
-	assert.Equal(t, []planned{{0, "shop-migrate", "onRelease"}, {1, "shop-backup", "onRelease"}}, flat(plan.PreDeploy))
-	assert.Equal(t, []planned{{0, "shop-smoke-test", "onRelease"}, {1, "test-connection", "onRelease"}}, flat(plan.PostDeploy),
+	// An install: weight -5 is pre-deploy wave 0 (the pre-upgrade backup
+	// does not run on an install); test hooks join the post-deploy phase
+	// when asked, after its other hooks.
+	assert.Equal(t, []planned{{0, "shop-migrate", "onUpgrade"}}, flat(plan.PreDeploy))
+	assert.Equal(t, []planned{{0, "shop-smoke-test", "onUpgrade"}, {1, "test-connection", "onUpgrade"}}, flat(plan.PostDeploy),
 		"the test hook (weight 0) after the post-upgrade smoke test (weight 5), as helm test runs after the release")
 	for _, w := range plan.PostDeploy {
 		for _, j := range w.Jobs {

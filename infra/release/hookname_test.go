@@ -26,7 +26,7 @@ kind: Job
 metadata:
   name: `+hook+`
   annotations:
-    helm.sh/hook: pre-upgrade
+    helm.sh/hook: pre-install,pre-upgrade
 spec:
   template:
     spec:
@@ -38,7 +38,9 @@ spec:
 		App:       release.App{Name: "shop", Chart: &release.Chart{Path: dir}},
 		Cluster:   &fakeCluster{},
 	}))
-	urn := "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-aaaaaaaaaaaaaaaaaaaaaaaaaaaaa-2dd7cd42"
+	// "shop-hook-" and the hook's name is 70 characters: its first 45, "-" and
+	// 8 hex digits of its SHA-256 leave 9 for the provider's "-" and suffix.
+	urn := "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-hook-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-8faa3da9"
 	job := r.get(t, urn)
 	assert.Equal(t, hook, prop(t, job.Inputs, `metadata.labels["pulumi-jobs/job"]`).StringValue())
 }

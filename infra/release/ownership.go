@@ -7,39 +7,50 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
+	"k8s.io/client-go/rest"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 )
 
-// checkOwnership looks up, before anything is registered, every object with
-// a fixed name that the release would create, and refuses (as an
-// *ownership.Error) the ones that exist without the release's mark, unless
-// the release adopts them, which it announces.
+// resolve asks the release's cluster, before anything is registered, what
+// plan needs to know: for a chart, whether this release is an install or
+// an upgrade (its Record) and what lookup answers, so that it is rendered
+// (planChart); then every object with a fixed name that the release would
+// create is looked up, and the ones that exist without the release's mark
+// are refused (as an *ownership.Error), unless the release adopts them,
+// which it announces.
 //
 // The names need the namespace, and the cluster needs kubeconfig and
-// context: each is awaited when it is an output. A namespace that is not
-// known yet (a preview of a program that creates it from another resource)
-// cannot be looked up; the release says so, and its up checks it.
-func checkOwnership(ctx *pulumi.Context, name string, plan Plan, opts []pulumi.ResourceOption) error {
+// context: each is awaited when it is an output. One that is not known yet
+// (a preview of a program that creates it from another resource) cannot be
+// asked; the release says so, and its up asks.
+func resolve(ctx *pulumi.Context, name string, plan *Plan, opts []pulumi.ResourceOption) error {
 	args := plan.Args
 	ns, known, err := await(ctx, args.Namespace)
 	if err != nil {
 		return fmt.Errorf("reading the namespace of release %q: %w", name, err)
 	}
-	if !known {
-		return warn(ctx, fmt.Sprintf("release %s: the namespace is not known before the engine creates what it comes from, "+
-			"so which of its objects exist is checked on up, not in this preview", name))
-	}
-	cluster := args.Cluster
-	if cluster == nil {
-		if cluster, known, err = connect(ctx, name, args, opts); err != nil || !known {
+	cluster, why := args.Cluster, ""
+	switch {
+	case !known:
+		why = "the namespace is not known before the engine creates what it comes from"
+	case cluster == nil:
+		if cluster, why, err = connect(ctx, name, args, opts); err != nil {
 			return err
 		}
-		if cluster == nil {
+	}
+	if args.App.Chart != nil {
+		if err := resolveChart(ctx, name, plan, cluster, ns, why); err != nil {
+			return err
+		}
+	}
+	if cluster == nil {
+		if known && why == ownership.ErrNoCluster.Error() {
 			return warn(ctx, fmt.Sprintf("release %s: %v, so none of its objects could be looked up; "+
 				"the Kubernetes provider cannot create any without one either", name, ownership.ErrNoCluster))
 		}
+		return warn(ctx, fmt.Sprintf("release %s: %s, so which of its objects exist is checked on up, not in this preview", name, why))
 	}
 	claims, err := ownership.Check(ctx.Context(), cluster, plan.Owner, plan.refs(ns), plan.Adopt)
 	if err != nil {
@@ -58,21 +69,64 @@ func checkOwnership(ctx *pulumi.Context, name string, plan Plan, opts []pulumi.R
 	return nil
 }
 
+// resolveChart renders the release's chart into plan as an install or an
+// upgrade, as the chart's Record in the cluster says, with lookup reading
+// the cluster. Without a cluster (why says why) it renders an install, and
+// refuses a chart that calls lookup: its objects would differ from the
+// ones up renders.
+func resolveChart(ctx *pulumi.Context, name string, plan *Plan, cluster ownership.Cluster, ns, why string) error {
+	var rec *Record
+	var config *rest.Config
+	if cluster != nil {
+		ref := recordRef(ns, plan.App.Name)
+		live, err := cluster.Lookup(ctx.Context(), ref)
+		if err != nil {
+			return fmt.Errorf("release %q cannot read its chart's record %s to tell an install from an upgrade (nothing was changed): %w", name, ref, err)
+		}
+		if rec, err = readRecord(live); err != nil {
+			return fmt.Errorf("release %q: its chart's record %s is damaged (nothing was changed): %w.\n"+
+				"Fix: restore it, or delete it to release the chart as an install again (its install hooks run again)", name, ref, err)
+		}
+		config = cluster.RESTConfig()
+	}
+	if err := plan.RenderChart(rec, config, why); err != nil {
+		return err
+	}
+	var msg string
+	switch next := plan.record; {
+	case cluster == nil:
+		msg = fmt.Sprintf("release %s: %s, so its chart is rendered as an install here; up asks the cluster", name, why)
+	case rec == nil:
+		msg = fmt.Sprintf("release %s: chart install (no record %s in the cluster): install hooks run", name, RecordName(plan.App.Name))
+	case next.Revision == rec.Revision:
+		msg = fmt.Sprintf("release %s: chart unchanged since revision %d: no hook runs", name, rec.Revision)
+	default:
+		msg = fmt.Sprintf("release %s: chart upgrade from revision %d to %d: upgrade hooks run", name, rec.Revision, next.Revision)
+	}
+	if cluster == nil {
+		return warn(ctx, msg)
+	}
+	if err := ctx.Log.Info(msg, nil); err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	return nil
+}
+
 // connect returns the cluster the release's objects go to, as the provider
 // finds it: the args' kubeconfig and context, else the stack's
 // kubernetes:kubeconfig and kubernetes:context, else the environment. A
 // Kubernetes provider passed as an option names a cluster the release cannot
 // read, so it is refused unless kubeconfig or context say the cluster too.
-// known is false when kubeconfig or context is not known yet (preview).
-// The cluster is nil when none is configured.
-func connect(ctx *pulumi.Context, name string, args *Args, opts []pulumi.ResourceOption) (c ownership.Cluster, known bool, err error) {
+// When there is no cluster to ask, why says why: kubeconfig or context is
+// not known yet (preview), or none is configured (ownership.ErrNoCluster).
+func connect(ctx *pulumi.Context, name string, args *Args, opts []pulumi.ResourceOption) (c ownership.Cluster, why string, err error) {
 	if args.Kubeconfig == nil && args.Context == nil {
 		explicit, err := explicitProvider(ctx, opts)
 		if err != nil {
-			return nil, false, fmt.Errorf("reading the options of release %q: %w", name, err)
+			return nil, "", fmt.Errorf("reading the options of release %q: %w", name, err)
 		}
 		if explicit {
-			return nil, false, fmt.Errorf("release %q is given a Kubernetes provider, and cannot read which cluster it points at to check "+
+			return nil, "", fmt.Errorf("release %q is given a Kubernetes provider, and cannot read which cluster it points at to check "+
 				"that none of the objects it would create exists already (it never takes over what it did not create). Nothing was changed.\n"+
 				"Fix: pass that cluster as the release's kubeconfig (and context) instead of the provider option", name)
 		}
@@ -90,23 +144,22 @@ func connect(ctx *pulumi.Context, name string, args *Args, opts []pulumi.Resourc
 			}
 			v, ok, err := await(ctx, in.v)
 			if err != nil {
-				return nil, false, fmt.Errorf("reading the kubeconfig of release %q: %w", name, err)
+				return nil, "", fmt.Errorf("reading the kubeconfig of release %q: %w", name, err)
 			}
 			if !ok {
-				return nil, false, warn(ctx, fmt.Sprintf("release %s: its kubeconfig is not known before the engine creates what it comes from, "+
-					"so which of its objects exist is checked on up, not in this preview", name))
+				return nil, "its kubeconfig is not known before the engine creates what it comes from", nil
 			}
 			*in.out = v
 		}
 	}
 	c, err = ownership.Connect(kubeconfig, kctx)
 	if errors.Is(err, ownership.ErrNoCluster) {
-		return nil, true, nil
+		return nil, ownership.ErrNoCluster.Error(), nil
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("release %q cannot reach its cluster to check that none of the objects it would create exists already (nothing was changed): %w", name, err)
+		return nil, "", fmt.Errorf("release %q cannot reach its cluster to check that none of the objects it would create exists already (nothing was changed): %w", name, err)
 	}
-	return c, true, nil
+	return c, "", nil
 }
 
 // explicitProvider says whether opts pass a Kubernetes provider.
@@ -163,7 +216,7 @@ func (plan Plan) refs(ns string) []ownership.Ref {
 	for _, h := range plan.PreHooks.Objects {
 		out = append(out, refOf(h))
 	}
-	if plan.App.Objects == nil && !plan.Args.App.fromFiles() {
+	if !plan.Args.App.fromFiles() {
 		out = append(out,
 			ownership.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: ns, Name: plan.App.Name},
 			ownership.Ref{APIVersion: "v1", Kind: "Service", Namespace: ns, Name: plan.App.Name})
@@ -173,6 +226,9 @@ func (plan Plan) refs(ns string) []ownership.Ref {
 	}
 	for _, h := range plan.PostHooks.Objects {
 		out = append(out, refOf(h))
+	}
+	if plan.record != nil {
+		out = append(out, recordRef(ns, plan.App.Name))
 	}
 	if g := plan.Args.GitOps; g != nil {
 		out = append(out, ownership.Ref{APIVersion: "v1", Kind: "ServiceAccount", Namespace: ns, Name: g.withDefaults(plan.App.Name).ServiceAccount})

@@ -2,6 +2,7 @@ package release_test
 
 import (
 	"context"
+	"k8s.io/client-go/rest"
 	"testing"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -19,6 +20,8 @@ type fakeCluster struct {
 	objects map[ownership.Ref]*ownership.Live
 	asked   []ownership.Ref
 }
+
+func (f *fakeCluster) RESTConfig() *rest.Config { return nil }
 
 func (f *fakeCluster) Lookup(_ context.Context, ref ownership.Ref) (*ownership.Live, error) {
 	f.asked = append(f.asked, ref)
@@ -76,7 +79,8 @@ func TestOwnershipLooksUpEveryNamedObject(t *testing.T) {
 }
 
 // TestOwnershipOfFiles: with the app from files, each object of the files is
-// looked up under the release's namespace, and the chart's hook objects too.
+// looked up under the release's namespace, and the chart's hook objects and
+// record too (the record is read first: install or upgrade).
 func TestOwnershipOfFiles(t *testing.T) {
 	cluster := &fakeCluster{}
 	runProgram(t, "dev", newRelease("shop", &release.Args{
@@ -85,13 +89,16 @@ func TestOwnershipOfFiles(t *testing.T) {
 		App:       release.App{Name: "shop", Chart: &release.Chart{Path: "../chart/testdata/shop"}},
 		Cluster:   cluster,
 	}))
+	record := ownership.Ref{APIVersion: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "pulumi-jobs.chart.shop"}
 	assert.Equal(t, []ownership.Ref{
+		record,
 		{APIVersion: "v1", Kind: "Namespace", Name: "shop"},
 		{APIVersion: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "shop-migrate"},
 		{APIVersion: "v1", Kind: "Secret", Namespace: "shop", Name: "shop-initial-password"},
 		{APIVersion: "v1", Kind: "ConfigMap", Namespace: "shop", Name: "shop-config"},
 		{APIVersion: "v1", Kind: "Service", Namespace: "shop", Name: "shop"},
 		{APIVersion: "apps/v1", Kind: "Deployment", Namespace: "shop", Name: "shop"},
+		record,
 	}, cluster.asked)
 }
 

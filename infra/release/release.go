@@ -150,6 +150,9 @@ type Release struct {
 	PostDeploy *jobs.Jobs
 	// GitOps is the operator hand-over; nil unless asked for (Go callers only).
 	GitOps *GitOps
+	// Plan is the plan as registered, a chart rendered as this release of
+	// it (Go callers only).
+	Plan Plan
 }
 
 // Plan is a validated Release: its args with every default applied.
@@ -179,6 +182,12 @@ type Plan struct {
 
 	// hookImages counts the hooks' containers given the release image.
 	hookImages int
+	// name is the release's name and env where it is constructed.
+	name string
+	env  jobs.Env
+	// record is what a chart's release leaves in the cluster once it has
+	// succeeded (planChart); nil for an app that is not a chart.
+	record *Record
 }
 
 // AppPlan is the app with every default applied.
@@ -206,6 +215,7 @@ func Check(p *check.Problems, name string, env jobs.Env, args *Args) Plan {
 	plan := Plan{
 		Args: args, CreateNamespace: args.CreateNamespace == nil || *args.CreateNamespace,
 		Owner: ownership.Owner(env.Project, env.Stack, name), Adopt: args.Adopt != nil && *args.Adopt,
+		name: name, env: env,
 	}
 	ns, nsKnown := "", false
 	if args.Namespace == nil {
@@ -310,12 +320,14 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	return NewFromPlan(ctx, name, plan, opts...)
 }
 
-// NewFromPlan registers the release name that Check planned (files read,
-// chart rendered), so a caller that has checked its args already — the
-// stack program, through its config — plans each run once. Before anything
-// is registered it looks up what the release would create (checkOwnership).
+// NewFromPlan registers the release name that Check planned (files read),
+// so a caller that has checked its args already — the stack program,
+// through its config — plans each run once. Before anything is registered
+// it asks the release's cluster what the plan needs to know (resolve): a
+// chart is rendered as an install or an upgrade, with lookup, and every
+// object the release would create is looked up (checkOwnership).
 func NewFromPlan(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.ResourceOption) (*Release, error) {
-	if err := checkOwnership(ctx, name, plan, opts); err != nil {
+	if err := resolve(ctx, name, &plan, opts); err != nil {
 		return nil, err
 	}
 	for _, w := range plan.Warnings {
@@ -328,7 +340,7 @@ func NewFromPlan(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Res
 
 func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.ResourceOption) (*Release, error) {
 	args := plan.Args
-	r := &Release{}
+	r := &Release{Plan: plan}
 	if err := ctx.RegisterComponentResource(Type, name, r, opts...); err != nil {
 		return nil, fmt.Errorf("registering release %q: %w", name, err)
 	}
@@ -415,7 +427,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		return nil, err
 	}
 	appOpts := append(childOpts, pulumi.DependsOn(r.PreDeploy.Resources()))
-	if plan.App.Objects != nil {
+	if args.App.fromFiles() {
 		r.App, err = newFilesApp(ctx, name, plan.App, appOpts...)
 	} else {
 		r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret, marks: plan.Marks()}, appOpts...)
@@ -430,6 +442,12 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	if r.PostDeploy, err = phase(name+"-"+PostDeployPhase, PostDeployPhase, legacyPostDeployType, args.PostDeploy, plan.PostDeploy,
 		pulumi.DependsOn(r.App.Resources()), pulumi.DependsOn(postHooks)); err != nil {
 		return nil, err
+	}
+	if plan.record != nil {
+		if err := registerRecord(ctx, name, plan, namespace, append(childOpts,
+			pulumi.DependsOn(r.App.Resources()), pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Resources()))...); err != nil {
+			return nil, err
+		}
 	}
 	if args.GitOps != nil {
 		if r.GitOps, err = newGitOps(ctx, name+"-gitops", plan, namespace, childOpts...); err != nil {
