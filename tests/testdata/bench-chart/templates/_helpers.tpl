@@ -1,0 +1,3 @@
+{{- define "bench.image" -}}
+{{ .Values.image.repository }}:{{ .Values.image.tag }}
+{{- end -}}
