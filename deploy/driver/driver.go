@@ -61,7 +61,7 @@ type Options struct {
 type Driver struct {
 	opts  Options
 	env   map[string]string
-	cmd   auto.PulumiCommand
+	cmd   *command
 	ws    auto.Workspace
 	stack auto.Stack
 
@@ -167,14 +167,16 @@ func Open(ctx context.Context, opts Options) (*Driver, error) {
 		}
 	}
 
-	var err error
-	d.cmd, err = auto.NewPulumiCommand(&auto.PulumiCommandOptions{
+	start := time.Now()
+	cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{
 		Root:    opts.PulumiRoot,
 		Version: semver.MustParse(PulumiVersion),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("using the Pulumi CLI in %s/bin (run `make tools`): %w", opts.PulumiRoot, err)
 	}
+	d.cmd = &command{PulumiCommand: cli, trace: os.Getenv(TraceEnv) == "1"}
+	d.cmd.tracef("%s pulumi version: %.3fs", start.Format("15:04:05.000"), time.Since(start).Seconds())
 	d.ws, err = auto.NewLocalWorkspace(ctx,
 		auto.WorkDir(opts.WorkDir),
 		auto.Program(opts.Program),
@@ -186,6 +188,13 @@ func Open(ctx context.Context, opts Options) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the workspace in %s: %w", opts.WorkDir, err)
 	}
+	d.cmd.checkpoint = localCheckpoint(opts.BackendURL, func() (string, error) {
+		p, err := d.ws.ProjectSettings(context.Background())
+		if err != nil {
+			return "", err
+		}
+		return string(p.Name), nil
+	})
 	if d.Provider, err = d.ensureProvider(ctx, opts.ProviderPath); err != nil {
 		return nil, err
 	}
@@ -271,7 +280,9 @@ func (d *Driver) Up(ctx context.Context) (Result, error) {
 	if d.refresh {
 		opts = append(opts, optup.Refresh())
 	}
+	d.cmd.skipHistory.Store(true) // the API's summary, which the driver never reads
 	res, err := d.stack.Up(ctx, opts...)
+	d.cmd.skipHistory.Store(false)
 	r := Result{Events: wait(), Outputs: res.Outputs}
 	if err != nil {
 		return r, engineError("update", d.opts.Stack, err, r.Events)
@@ -284,7 +295,9 @@ func (d *Driver) Up(ctx context.Context) (Result, error) {
 // records what is there, dropping what is gone.
 func (d *Driver) Refresh(ctx context.Context) (Result, error) {
 	ch, wait := collect()
+	d.cmd.skipHistory.Store(true) // the API's summary, which the driver never reads
 	_, err := d.stack.Refresh(ctx, optRefreshProgress(d.opts.Progress, ch)...)
+	d.cmd.skipHistory.Store(false)
 	r := Result{Events: wait()}
 	if err != nil {
 		return r, engineError("refresh", d.opts.Stack, err, r.Events)
@@ -296,7 +309,9 @@ func (d *Driver) Refresh(ctx context.Context) (Result, error) {
 // Destroy destroys every resource of the stack.
 func (d *Driver) Destroy(ctx context.Context) (Result, error) {
 	ch, wait := collect()
+	d.cmd.skipHistory.Store(true) // the API's summary, which the driver never reads
 	_, err := d.stack.Destroy(ctx, optDestroyProgress(d.opts.Progress, ch)...)
+	d.cmd.skipHistory.Store(false)
 	r := Result{Events: wait()}
 	if err != nil {
 		return r, engineError("destroy", d.opts.Stack, err, r.Events)

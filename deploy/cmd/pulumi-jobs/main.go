@@ -142,10 +142,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	case "up":
 		start := time.Now()
-		if _, err := d.Up(ctx); err != nil {
+		res, err := d.Up(ctx)
+		if err != nil {
 			reportFailures(ctx, d, start, out)
 			return err
 		}
+		// The up has read the outputs already: reading them again starts the CLI twice.
+		return printOutputs(out, res.Outputs)
 	}
 	o, err := d.Outputs(ctx)
 	if err != nil {
