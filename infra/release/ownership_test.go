@@ -15,13 +15,15 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
-// fakeCluster holds objects by Ref and records what it was asked.
+// fakeCluster holds objects by Ref and records what it was asked; config,
+// when set, is where a chart's lookup reads.
 type fakeCluster struct {
 	objects map[ownership.Ref]*ownership.Live
 	asked   []ownership.Ref
+	config  *rest.Config
 }
 
-func (f *fakeCluster) RESTConfig() *rest.Config { return nil }
+func (f *fakeCluster) RESTConfig() *rest.Config { return f.config }
 
 func (f *fakeCluster) Lookup(_ context.Context, ref ownership.Ref) (*ownership.Live, error) {
 	f.asked = append(f.asked, ref)

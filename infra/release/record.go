@@ -88,9 +88,12 @@ func (r Record) annotations() map[string]string {
 // release id. It is empty when the release id is not known yet (a preview
 // of an id from another resource): such a release counts as changed.
 func digest(r chart.Rendered, args *Args) string {
-	id, known := jobs.Literal(args.ReleaseID)
-	if !known {
-		return ""
+	var id string
+	if args.ReleaseID != nil {
+		var known bool
+		if id, known = jobs.Literal(args.ReleaseID); !known {
+			return ""
+		}
 	}
 	image, _ := jobs.Literal(args.Image)
 	type entry struct {
