@@ -85,16 +85,20 @@ func (a *App) Annotate(an infer.Annotator) {
 
 // Annotate describes the chart of an app.
 func (c *Chart) Annotate(an infer.Annotator) {
-	an.Describe(&c, "The app as a Helm chart: its objects are the app phase, and its pre-install and pre-upgrade hooks run as "+
-		"the pre-deploy phase, its post-install and post-upgrade hooks as the post-deploy phase, ordered into waves by `helm.sh/hook-weight`. "+
-		"A hook of install only runs once. The chart's release name is `app.name`. "+
-		"Give either `path`, or `repo`, `chart` and `version`.")
+	an.Describe(&c, "The app as a Helm chart: its objects are the app phase, and its hooks run as Helm runs them: "+
+		"the first release of the chart is an install (pre-install hooks before the app, post-install after it), every later one an upgrade "+
+		"(pre-upgrade before, post-upgrade after), as a record the release keeps in the cluster (ConfigMap `pulumi-jobs.chart.<app name>`) says; "+
+		"`helm.sh/hook-weight` orders them into waves, and `lookup` reads the release's cluster. "+
+		"The chart's release name is `app.name`. Give either `path`, or `repo`, `chart` and `version`.")
 	an.Describe(&c.Path, "A local chart directory or `.tgz` archive, relative to the project directory.")
 	an.Describe(&c.Repo, "The URL of the chart repository to fetch the chart from, instead of `path`; fetching needs the network.")
 	an.Describe(&c.Name, "The chart's name in the chart repository `repo`.")
 	an.Describe(&c.Version, "The chart's version in the chart repository `repo`.")
 	an.Describe(&c.Values, "Values set on top of `valuesFiles`, as helm's `--set` on top of `-f`.")
 	an.Describe(&c.ValuesFiles, "YAML files of values, merged in order, relative to the project directory.")
+	an.Describe(&c.Rerun, "When the chart's hook Jobs run again: `onUpgrade` (default), once per up that changes the release "+
+		"(any rendered object, hook or value, the image or the release id), never on an up that changes nothing; or `onChange`, "+
+		"only when a hook's own spec changes (or the release id, when one is set).")
 	an.Describe(&c.Tests, "Whether the chart's test hooks run as post-deploy smoke tests, in waves after its other post-deploy hooks; "+
 		"`false` by default.")
 }
