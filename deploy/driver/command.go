@@ -32,7 +32,11 @@ const TraceEnv = "PULUMI_JOBS_TRACE"
 //     secret's value needs the CLI to decrypt it);
 //   - `stack history`, which the API runs after an up, refresh or destroy
 //     for a summary the driver never reads: answered empty, only while one
-//     of those runs (skipHistory).
+//     of those runs (skipHistory);
+//   - `stack select`, which opening a stack runs to learn that it exists:
+//     answered when the local backend has its checkpoint. The selection it
+//     would record is the driver's own PULUMI_HOME's, which nothing reads:
+//     every command the API runs names its stack.
 //
 // Anything else, and any of these it cannot answer, runs the CLI.
 type command struct {
@@ -91,6 +95,11 @@ func (c *command) answer(args []string) (string, bool) {
 		return "[]", true
 	case verb == "output" && stack != "" && c.checkpoint != nil:
 		return c.outputs(stack, showSecrets)
+	case verb == "select" && stack != "" && !showSecrets && c.checkpoint != nil:
+		// The API selects the stack only to learn that it exists (it names
+		// the stack on every command it runs); its checkpoint says so.
+		_, found, err := c.checkpoint(stack)
+		return "", err == nil && found
 	}
 	return "", false
 }

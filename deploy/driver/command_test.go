@@ -73,3 +73,13 @@ func TestCommandSkipsHistoryOnlyWhenTold(t *testing.T) {
 	_, ok = c.answer([]string{"stack", "output", "--json", "--stack", "dev"})
 	assert.False(t, ok, "no checkpoint to read on a managed backend")
 }
+
+func TestCommandSelectsAStackItsCheckpointShows(t *testing.T) {
+	c := fastCommand(writeCheckpoint(t, `{}`))
+	_, ok := c.answer([]string{"stack", "select", "--stack", "dev"})
+	assert.True(t, ok, "the checkpoint shows the stack exists")
+	_, ok = c.answer([]string{"stack", "select", "--stack", "prod"})
+	assert.False(t, ok, "a stack with no checkpoint is the CLI's to find (or not)")
+	_, ok = c.answer([]string{"stack", "select", "--create", "--stack", "dev"})
+	assert.False(t, ok)
+}
