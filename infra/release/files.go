@@ -219,26 +219,43 @@ func crdRank(o manifest.Object) int {
 	return 1
 }
 
-// registerHooks registers a chart's hooks of one phase that are not Jobs,
-// named from prefix, with opts. Hooks of install only are created once and
-// never updated (IgnoreChanges on their content), as Helm creates them once:
-// a Secret with a generated password keeps its first value.
-func registerHooks(ctx *pulumi.Context, prefix string, h Hooks, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+// registerHooks registers the hooks of phase of the release name that are
+// not Jobs, with opts. Each is named "<name>-hook-<namespace>/<its name>",
+// the same in either phase, so that a hook that moves between phases (one
+// of post-install and pre-upgrade) stays one resource. Hooks of install
+// only are created once and never updated (IgnoreChanges on their content),
+// as Helm creates them once: a Secret with a generated password keeps its
+// first value; so are hooks a release keeps as the last one applied them.
+func registerHooks(ctx *pulumi.Context, name, phase string, h Hooks, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	var out []pulumi.Resource
-	for i := range h.Objects {
+	for i, obj := range h.Objects {
 		o := utilities.PkgResourceDefaultOpts(opts) // see newFilesApp
 		if h.Once[i] {
 			o = append(o, pulumi.IgnoreChanges([]string{"data", "stringData", "binaryData", "spec", "rules", "subjects", "roleRef"}))
 		}
-		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{h.Objects[i].Obj}, nil, prefix, o...)
+		// Before 0.3 a hook object was named from its phase; this finds it.
+		o = append(o, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(yamlName(name+"-"+phase, obj))}}))
+		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{obj.Obj}, nil, name+"-hook", o...)
 		if err != nil {
-			return nil, fmt.Errorf("registering hook %s: %w", h.Objects[i], err)
+			return nil, fmt.Errorf("registering hook %s: %w", obj, err)
 		}
 		for _, r := range res {
 			out = append(out, r)
 		}
 	}
 	return out, nil
+}
+
+// yamlName is the resource name the Kubernetes SDK's YAML parser gives o
+// under prefix: "<prefix>-<namespace>/<name>", or "<prefix>-<name>".
+func yamlName(prefix string, o manifest.Object) string {
+	n := manifest.Name(o)
+	if meta, _ := o.Obj["metadata"].(map[string]any); meta != nil {
+		if ns, ok := meta["namespace"]; ok {
+			n = fmt.Sprint(ns) + "/" + n
+		}
+	}
+	return prefix + "-" + n
 }
 
 // refuseHook reports a Helm hook among the objects of app.manifests (left

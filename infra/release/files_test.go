@@ -142,10 +142,13 @@ func TestArgoCDHooks(t *testing.T) {
 	regs := runProgram(t, "dev", newRelease("my-app", args))
 	const jobs = fluxPrefix + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::"
 	service := fluxPrefix + "$pulumi-jobs:index:App$kubernetes:core/v1:Service::my-app-my-app/my-app"
-	settings := fluxPrefix + "$kubernetes:core/v1:ConfigMap::my-app-pre-deploy-my-app/migrate-settings"
+	settings := fluxPrefix + "$kubernetes:core/v1:ConfigMap::my-app-hook-my-app/migrate-settings"
 	assert.ElementsMatch(t, []string{jobs + "my-app-pre-deploy-migrate", jobs + "my-app-pre-deploy-seed"}, regs.get(t, service).RegisterRPC.GetDependencies())
 	assert.Contains(t, regs.get(t, jobs+"my-app-post-deploy-smoke-test").RegisterRPC.GetDependencies(), service)
 	assert.Contains(t, regs.get(t, jobs+"my-app-pre-deploy-migrate").RegisterRPC.GetDependencies(), settings)
+	aliases := regs.get(t, settings).RegisterRPC.GetAliases()
+	require.Len(t, aliases, 1)
+	assert.Equal(t, "my-app-pre-deploy-my-app/migrate-settings", aliases[0].GetSpec().GetName(), "the name before 0.3, from the hook's phase")
 }
 
 // TestCustomResourcesAfterTheirDefinitions: the files' objects wait for

@@ -418,7 +418,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 			FillPodSecurity: &plan.CreateNamespace, Owner: plan.Owner,
 		}, waves, o...)
 	}
-	preHooks, err := registerHooks(ctx, name+"-"+PreDeployPhase, plan.PreHooks, childOpts...)
+	preHooks, err := registerHooks(ctx, name, PreDeployPhase, plan.PreHooks, childOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -435,7 +435,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
-	postHooks, err := registerHooks(ctx, name+"-"+PostDeployPhase, plan.PostHooks, append(childOpts, pulumi.DependsOn(r.App.Resources()))...)
+	postHooks, err := registerHooks(ctx, name, PostDeployPhase, plan.PostHooks, append(childOpts, pulumi.DependsOn(r.App.Resources()))...)
 	if err != nil {
 		return nil, err
 	}
