@@ -16,16 +16,17 @@ import (
 // TestAppFromChart releases a Helm chart whose migrations are hooks
 // (infra/chart/testdata/shop, copied to charts/shop of the project) with a
 // few lines of config. Its hooks run as our phases on the real provider:
-//   - first release: the hook ConfigMap (weight -10) and the install-only
-//     Secret before the migration (-5), the migration before the backup (0),
-//     both before the app; the smoke test (5) after the rollout, and the
-//     test Pod (0) last, as helm test runs after the release; every run is
-//     kept (the smoke test's hook-delete-policy does not delete it);
+//   - first release, an install: the hook ConfigMap (weight -10) and the
+//     install-only Secret before the migration (-5), before the app; the
+//     pre-upgrade backup does not run; the smoke test (5) after the
+//     rollout, and the test Pod (0) last, as helm test runs after the
+//     release; every run is kept (the smoke test's hook-delete-policy does
+//     not delete it);
 //   - a no-change up runs nothing;
 //   - an image bump, previewed first (the preview announces the up's
-//     steps), re-runs the upgrade hooks of that image before the new
-//     ReplicaSet and after it, and leaves the install-only Secret and the
-//     test hook (another image, no release id) alone;
+//     steps), is an upgrade: the migration then the backup (its first run)
+//     before the new ReplicaSet, the smoke test and the test hook after
+//     it, each once; the install-only Secret is left alone;
 //   - a failing pre-upgrade hook is reported by the driver (hook, phase,
 //     wave, reason), leaves the app as it was and runs no post hook.
 func TestAppFromChart(t *testing.T) {
@@ -42,31 +43,33 @@ func TestAppFromChart(t *testing.T) {
 	res, err := r.Up(ctx)
 	require.NoError(t, err)
 	started, finished := sequences(res.Events)
-	hookConfig := "kubernetes:core/v1:ConfigMap::shop-pre-deploy-" + ns + "/shop-migrate"
-	secret := "kubernetes:core/v1:Secret::shop-pre-deploy-" + ns + "/shop-initial-password"
+	hookConfig := "kubernetes:core/v1:ConfigMap::shop-hook-" + ns + "/shop-migrate"
+	secret := "kubernetes:core/v1:Secret::shop-hook-" + ns + "/shop-initial-password"
+	record := "kubernetes:core/v1:ConfigMap::shop-chart-record"
 	deployment := "kubernetes:apps/v1:Deployment::shop-" + ns + "/shop"
 	service := "kubernetes:core/v1:Service::shop-" + ns + "/shop"
 	appConfig := "kubernetes:core/v1:ConfigMap::shop-" + ns + "/shop-config"
-	migrate, backup := preJobT+"shop-migrate", preJobT+"shop-backup"
-	testHook, smoke := postJobT+"test-connection", postJobT+"shop-smoke-test"
-	for _, k := range []string{hookConfig, secret, deployment, service, appConfig, migrate, backup, testHook, smoke} {
+	migrate, backup := hookJobT+"shop-migrate", hookJobT+"shop-backup"
+	testHook, smoke := hookJobT+"test-connection", hookJobT+"shop-smoke-test"
+	for _, k := range []string{hookConfig, secret, deployment, service, appConfig, migrate, testHook, smoke, record} {
 		require.Contains(t, finished, k, "the first release created %s", k)
 	}
+	assert.NotContains(t, finished, backup, "an install does not run the pre-upgrade backup")
 	assert.Greater(t, started[migrate], finished[hookConfig], "the migration started before its ConfigMap hook was created")
 	assert.Greater(t, started[migrate], finished[secret], "the migration started before the install Secret was created")
-	assert.Greater(t, started[backup], finished[migrate], "weight 0 started before weight -5 finished")
+	assert.Greater(t, started[record], finished[testHook], "the record was written before the last hook finished")
 	for _, k := range []string{deployment, service, appConfig} {
-		assert.Greater(t, started[k], finished[backup], "%s started before the last pre-deploy hook finished", k)
+		assert.Greater(t, started[k], finished[migrate], "%s started before the last pre-deploy hook finished", k)
 		assert.Greater(t, started[smoke], finished[k], "the smoke test started before %s was awaited", k)
 	}
 	assert.Greater(t, started[testHook], finished[smoke], "the test hook started before the post-upgrade hooks finished")
 
 	jobs := jobsOf(t, c, ns)
-	migrated, backedUp := only(t, jobs, "shop-migrate"), only(t, jobs, "shop-backup")
-	smoked := only(t, jobs, "shop-smoke-test")
-	for _, j := range []string{"shop-migrate", "shop-backup", "test-connection", "shop-smoke-test"} {
+	migrated, smoked, tested := only(t, jobs, "shop-migrate"), only(t, jobs, "shop-smoke-test"), only(t, jobs, "test-connection")
+	for _, j := range []string{"shop-migrate", "test-connection", "shop-smoke-test"} {
 		assert.True(t, complete(only(t, jobs, j)), "%s completed and is kept", j)
 	}
+	assert.Len(t, jobs, 3, "three hooks ran: not the backup")
 	assert.Equal(t, "ghcr.io/org/shop:v1.0.0", migrated.Spec.Template.Spec.Containers[0].Image)
 	assert.Equal(t, "pre-install,pre-upgrade", migrated.Annotations["pulumi-jobs/hook"], "the hook's events, recorded")
 	assert.NotContains(t, migrated.Annotations, "helm.sh/hook", "Helm's hook annotations are not left on a hook we run")
@@ -75,9 +78,32 @@ func TestAppFromChart(t *testing.T) {
 	pw, err := c.CoreV1().Secrets(ns).Get(ctx, "shop-initial-password", metav1.GetOptions{})
 	require.NoError(t, err)
 	rs := newReplicaSet(t, c, ns, "shop")
-	assert.False(t, rs.CreationTimestamp.Time.Before(backedUp.Status.CompletionTime.Time), "the ReplicaSet was created before the pre-deploy hooks completed")
+	assert.False(t, rs.CreationTimestamp.Time.Before(migrated.Status.CompletionTime.Time), "the ReplicaSet was created before the pre-deploy hooks completed")
+	rec, err := c.CoreV1().ConfigMaps(ns).Get(ctx, "pulumi-jobs.chart.shop", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "1", rec.Annotations["pulumi-jobs/revision"], "the install is revision 1")
 
+	// The first up after the install is the chart's first upgrade, and the
+	// fixture's Deployment says so (shop.example.com/is-upgrade renders
+	// .Release.IsUpgrade): the release changed, as with helm upgrade, so
+	// the upgrade hooks run, once, the backup for the first time. Then an
+	// up changes nothing.
+	res, err = r.Up(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]apitype.OpType{
+		migrate:    apitype.OpDeleteReplaced,
+		backup:     apitype.OpCreate,
+		deployment: apitype.OpUpdate,
+		smoke:      apitype.OpDeleteReplaced,
+		testHook:   apitype.OpDeleteReplaced,
+		record:     apitype.OpUpdate,
+	}, changed(res.Events), "the first upgrade runs every upgrade hook once")
+	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "true", dep.Annotations["shop.example.com/is-upgrade"], "rendered as an upgrade")
 	upChangesNothing(t, r)
+	jobs = jobsOf(t, c, ns)
+	migrated, smoked, tested = only(t, jobs, "shop-migrate"), only(t, jobs, "shop-smoke-test"), only(t, jobs, "test-connection")
 
 	cfg.App["image"] = "ghcr.io/org/shop:v1.1.0"
 	r.write(t, cfg)
@@ -89,8 +115,10 @@ func TestAppFromChart(t *testing.T) {
 	// A replaced Job's last step is the deletion of its previous run, at the
 	// end of the up: order by the step that created the new run.
 	started, finished = sequences(res.Events)
-	backupRun := newRunCreated(res.Events, backup)
+	migrateRun, backupRun := newRunCreated(res.Events, migrate), newRunCreated(res.Events, backup)
+	require.Positive(t, migrateRun, "the engine reported the creation of the migration's new run")
 	require.Positive(t, backupRun, "the engine reported the creation of the backup's new run")
+	assert.Greater(t, backupRun, migrateRun, "weight 0 ran before weight -5 finished")
 	assert.Greater(t, started[deployment], backupRun, "the rollout started before the upgrade hooks completed")
 	assert.Greater(t, started[smoke], finished[deployment], "the smoke test started before the rollout was awaited (Available)")
 	// A replaced Job's last step is the deletion of the previous run, after
@@ -100,10 +128,13 @@ func TestAppFromChart(t *testing.T) {
 		backup:     apitype.OpDeleteReplaced,
 		deployment: apitype.OpUpdate,
 		smoke:      apitype.OpDeleteReplaced,
-	}, changed(res.Events), "an image bump re-runs the upgrade hooks whose spec it changed around the rollout, and nothing else: "+
-		"not the test hook (busybox, no release id), not the hook ConfigMap, not the install-only Secret")
+		testHook:   apitype.OpDeleteReplaced,
+		record:     apitype.OpUpdate,
+	}, changed(res.Events), "an upgrade runs every upgrade hook once around the rollout, and nothing else: "+
+		"not the hook ConfigMap, not the install-only Secret")
 	jobs = jobsOf(t, c, ns)
-	backedUp = only(t, jobs, "shop-backup")
+	backedUp := only(t, jobs, "shop-backup")
+	assert.NotEqual(t, tested.UID, only(t, jobs, "test-connection").UID, "the test hook ran again")
 	assert.NotEqual(t, migrated.UID, only(t, jobs, "shop-migrate").UID, "the migration ran again")
 	assert.Equal(t, "ghcr.io/org/shop:v1.1.0", backedUp.Spec.Template.Spec.Containers[0].Image)
 	rs = newReplicaSet(t, c, ns, "shop")
@@ -125,11 +156,11 @@ func TestAppFromChart(t *testing.T) {
 	failed, err := r.FailedJobs(ctx, start)
 	require.NoError(t, err)
 	require.Len(t, failed, 1, "only the backup hook failed")
-	assert.Equal(t, "shop-backup", failed[0].ConfigName)
+	assert.Equal(t, "shop-backup", failed[0].ConfigName, "the hook's name, as the chart names it")
 	assert.Equal(t, "pre-deploy", failed[0].Phase)
 	assert.Equal(t, "1", failed[0].Wave, "weight 0 is the second pre-deploy wave")
 	assert.Equal(t, "BackoffLimitExceeded", failed[0].Reason)
-	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
+	dep, err = c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/org/shop:v1.1.0", dep.Spec.Template.Spec.Containers[0].Image, "a failed pre-upgrade hook left the app as it was")
 	assert.Equal(t, rs.Name, newReplicaSet(t, c, ns, "shop").Name, "no new ReplicaSet")

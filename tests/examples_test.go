@@ -89,6 +89,16 @@ func TestExampleJobsAroundOwnApp(t *testing.T) {
 	assert.Contains(t, seed, st[jobT+"migrations-migrate-search-index"].URN)
 
 	// Nothing changed: nothing runs.
+	// The first up after the install is the chart's first upgrade, which
+	// its Deployment renders (.Release.IsUpgrade): the upgrade hooks run
+	// once. Then an up changes nothing.
+	evts, err = s.up(t)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]apitype.OpType{
+		migrate: apitype.OpDeleteReplaced, backup: apitype.OpCreate,
+		deployment: apitype.OpUpdate, smoke: apitype.OpDeleteReplaced, testHook: apitype.OpDeleteReplaced,
+		record: apitype.OpUpdate,
+	}, changed(evts), "the first upgrade runs each upgrade hook once, the backup for the first time")
 	evts, err = s.up(t)
 	require.NoError(t, err)
 	assert.Empty(t, changed(evts), "a no-change up changes nothing")
@@ -161,6 +171,16 @@ func TestExampleRelease(t *testing.T) {
 	st := s.state(t)
 	assert.Contains(t, st[postJobT+"smoke-test"].Dependencies, st[deploymentT+"shop"].URN)
 
+	// The first up after the install is the chart's first upgrade, which
+	// its Deployment renders (.Release.IsUpgrade): the upgrade hooks run
+	// once. Then an up changes nothing.
+	evts, err = s.up(t)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]apitype.OpType{
+		migrate: apitype.OpDeleteReplaced, backup: apitype.OpCreate,
+		deployment: apitype.OpUpdate, smoke: apitype.OpDeleteReplaced, testHook: apitype.OpDeleteReplaced,
+		record: apitype.OpUpdate,
+	}, changed(evts), "the first upgrade runs each upgrade hook once, the backup for the first time")
 	evts, err = s.up(t)
 	require.NoError(t, err)
 	assert.Empty(t, changed(evts), "a no-change up changes nothing")
@@ -188,8 +208,10 @@ func mustRead(t *testing.T, path string) []byte {
 // chart released through our component provider from Pulumi YAML. The
 // hooks run as phases (hook objects and hooks in weight order before the
 // app, which waits for them in state too; smoke test and test hook after
-// it); a no-change up changes nothing; a new image re-runs the upgrade hooks
-// of that image; destroy removes the chart's objects, hook Jobs included.
+// it; the pre-upgrade backup not on an install); the first up after it is
+// the chart's first upgrade (its Deployment renders .Release.IsUpgrade);
+// then a no-change up changes nothing; a new image is an upgrade that runs
+// every upgrade hook once; destroy removes the chart's objects, hook Jobs included.
 func TestExampleChart(t *testing.T) {
 	e := setup(t)
 	ns := "example-chart"
@@ -205,25 +227,36 @@ func TestExampleChart(t *testing.T) {
 	require.NoError(t, err)
 	started, finished := sequences(evts)
 	deployment := deploymentT + "shop-" + ns + "/shop"
-	hookConfig := "kubernetes:core/v1:ConfigMap::shop-pre-deploy-" + ns + "/shop-migrate"
-	migrate, backup := preJobT+"shop-migrate", preJobT+"shop-backup"
-	smoke, testHook := postJobT+"shop-smoke-test", postJobT+"test-connection"
-	for _, k := range []string{deployment, hookConfig, migrate, backup, smoke, testHook} {
+	hookConfig := "kubernetes:core/v1:ConfigMap::shop-hook-" + ns + "/shop-migrate"
+	record := "kubernetes:core/v1:ConfigMap::shop-chart-record"
+	migrate, backup := hookJobT+"shop-migrate", hookJobT+"shop-backup"
+	smoke, testHook := hookJobT+"shop-smoke-test", hookJobT+"test-connection"
+	for _, k := range []string{deployment, hookConfig, migrate, smoke, testHook, record} {
 		require.Contains(t, finished, k)
 	}
+	assert.NotContains(t, finished, backup, "an install does not run the pre-upgrade backup")
 	assert.Greater(t, started[migrate], finished[hookConfig])
-	assert.Greater(t, started[backup], finished[migrate])
-	assert.Greater(t, started[deployment], finished[backup])
+	assert.Greater(t, started[deployment], finished[migrate])
 	assert.Greater(t, started[smoke], finished[deployment])
 	assert.Greater(t, started[testHook], finished[smoke])
 	st := s.state(t)
-	assert.Contains(t, st[deployment].Dependencies, st[backup].URN, "the app waits for the last pre-deploy hook in state")
+	assert.Contains(t, st[deployment].Dependencies, st[migrate].URN, "the app waits for the last pre-deploy hook in state")
 	assert.Contains(t, st[smoke].Dependencies, st[deployment].URN)
 	jobs := jobsOf(t, c, ns)
-	for _, j := range []string{"shop-migrate", "shop-backup", "shop-smoke-test", "test-connection"} {
+	for _, j := range []string{"shop-migrate", "shop-smoke-test", "test-connection"} {
 		assert.True(t, complete(only(t, jobs, j)), "Job %s completed", j)
 	}
 
+	// The first up after the install is the chart's first upgrade, which
+	// its Deployment renders (.Release.IsUpgrade): the upgrade hooks run
+	// once. Then an up changes nothing.
+	evts, err = s.up(t)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]apitype.OpType{
+		migrate: apitype.OpDeleteReplaced, backup: apitype.OpCreate,
+		deployment: apitype.OpUpdate, smoke: apitype.OpDeleteReplaced, testHook: apitype.OpDeleteReplaced,
+		record: apitype.OpUpdate,
+	}, changed(evts), "the first upgrade runs each upgrade hook once, the backup for the first time")
 	evts, err = s.up(t)
 	require.NoError(t, err)
 	assert.Empty(t, changed(evts), "a no-change up changes nothing")
@@ -233,8 +266,9 @@ func TestExampleChart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]apitype.OpType{
 		migrate: apitype.OpDeleteReplaced, backup: apitype.OpDeleteReplaced,
-		deployment: apitype.OpUpdate, smoke: apitype.OpDeleteReplaced,
-	}, changed(evts))
+		deployment: apitype.OpUpdate, smoke: apitype.OpDeleteReplaced, testHook: apitype.OpDeleteReplaced,
+		record: apitype.OpUpdate,
+	}, changed(evts), "an upgrade runs each upgrade hook once")
 
 	s.must(t, "destroy", "--yes", "--skip-preview")
 	_, err = c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})

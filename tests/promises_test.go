@@ -78,6 +78,8 @@ const (
 	jobT     = "kubernetes:batch/v1:Job::"
 	preJobT  = jobT + "shop-pre-deploy-"
 	postJobT = jobT + "shop-post-deploy-"
+	// A chart's hook Job has one name in either phase.
+	hookJobT = jobT + "shop-hook-"
 )
 
 // TestOrderAndPodSecurity: wave k+1 starts after wave k completed, the new
