@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -82,4 +83,25 @@ func TestCommandSelectsAStackItsCheckpointShows(t *testing.T) {
 	assert.False(t, ok, "a stack with no checkpoint is the CLI's to find (or not)")
 	_, ok = c.answer([]string{"stack", "select", "--create", "--stack", "dev"})
 	assert.False(t, ok)
+}
+
+func TestPinnedCLIVersionFromItsBuild(t *testing.T) {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	require.NoError(t, err)
+	if _, err := os.Stat(filepath.Join(root, "bin", "pulumi")); err != nil {
+		t.Skip("no bin/pulumi: run `make tools`")
+	}
+	v, ok := stampedVersion(filepath.Join(root, "bin", "pulumi"))
+	require.True(t, ok, "make tools stamps the CLI's version into its build")
+	assert.Equal(t, PulumiVersion, v.String())
+	cmd, err := newPulumiCommand(root, v)
+	require.NoError(t, err)
+	assert.IsType(t, pinnedCLI{}, cmd, "no `pulumi version` run")
+	stdout, _, code, err := cmd.Run(t.Context(), t.TempDir(), nil, nil, nil, []string{"PULUMI_SKIP_UPDATE_CHECK=true"}, "version")
+	require.NoError(t, err)
+	assert.Equal(t, 0, code)
+	assert.Equal(t, "v"+PulumiVersion, strings.TrimSpace(stdout), "the stamp is the version the CLI reports")
+
+	_, ok = stampedVersion(os.Args[0])
+	assert.False(t, ok, "a binary with no stamp is asked for its version")
 }

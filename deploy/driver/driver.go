@@ -168,15 +168,12 @@ func Open(ctx context.Context, opts Options) (*Driver, error) {
 	}
 
 	start := time.Now()
-	cli, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{
-		Root:    opts.PulumiRoot,
-		Version: semver.MustParse(PulumiVersion),
-	})
+	cli, err := newPulumiCommand(opts.PulumiRoot, semver.MustParse(PulumiVersion))
 	if err != nil {
 		return nil, fmt.Errorf("using the Pulumi CLI in %s/bin (run `make tools`): %w", opts.PulumiRoot, err)
 	}
 	d.cmd = &command{PulumiCommand: cli, trace: os.Getenv(TraceEnv) == "1"}
-	d.cmd.tracef("%s pulumi version: %.3fs", start.Format("15:04:05.000"), time.Since(start).Seconds())
+	d.cmd.tracef("%s the Pulumi CLI v%s found in %.3fs", start.Format("15:04:05.000"), cli.Version(), time.Since(start).Seconds())
 	d.ws, err = auto.NewLocalWorkspace(ctx,
 		auto.WorkDir(opts.WorkDir),
 		auto.Program(opts.Program),

@@ -26,6 +26,11 @@ func (d *Driver) kubeClient() (kubernetes.Interface, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the kubeconfig: %w", err)
 	}
+	// client-go's default client-side limit (5 requests a second after a
+	// burst of 10) would make the failure report of a wave of failed Jobs
+	// (a list and the logs of each pod) wait 200 ms a request: the API
+	// server has its own limits.
+	cfg.QPS, cfg.Burst = 50, 100
 	c, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("creating a Kubernetes client: %w", err)
