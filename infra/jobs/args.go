@@ -296,19 +296,32 @@ func planManifest(p *check.Problems, key string, env Env, args *Args, ja Job, j 
 			p.Add(key+".name", "required: %s has no metadata.name; set name here or in the file", ja.Manifest)
 		}
 	}
-	if img, ok := Literal(args.Image); ok {
-		manifest.SetImage(objs, img)
+	img, _ := Literal(args.Image)
+	AsRun(p, key+".manifest", o, img, args.FillPodSecurity == nil || *args.FillPodSecurity)
+	j.Object, j.Source = o.Obj, o.Source
+}
+
+// AsRun makes the Job object o (a job's manifest, a chart's or Argo CD's
+// hook) a run of ours, in place, the same way for every source: image, when
+// not empty, on every container of its repository; when fill is set, the
+// fields Pod Security "restricted" needs that o leaves unset (problems
+// under key); and no name (every run is auto-named). It returns how many
+// containers got image.
+func AsRun(p *check.Problems, key string, o manifest.Object, image string, fill bool) int {
+	n := 0
+	if image != "" {
+		n = manifest.SetImage([]manifest.Object{o}, image)
 	}
-	if args.FillPodSecurity == nil || *args.FillPodSecurity {
-		for _, q := range manifest.FillPodSecurity(objs) {
-			p.Add(key+".manifest", "%s: %s", q.Key, q.Message)
+	if fill {
+		for _, q := range manifest.FillPodSecurity([]manifest.Object{o}) {
+			p.Add(key, "%s: %s", q.Key, q.Message)
 		}
 	}
 	if meta, ok := o.Obj["metadata"].(map[string]any); ok {
 		delete(meta, "name")
 		delete(meta, "generateName")
 	}
-	j.Object, j.Source = o.Obj, o.Source
+	return n
 }
 
 // checkArgs checks the component's own args besides its jobs.

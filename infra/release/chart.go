@@ -257,15 +257,12 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 		}
 		return slices.Index(weights, h.Weight)
 	}
-	image, imageKnown := jobs.Literal(args.Image)
+	image, _ := jobs.Literal(args.Image)
 	var extra Hooks
 	var planned []jobs.Planned
 	for _, h := range hooks {
 		o := manifest.Object{Source: h.Source, Obj: h.Object}
 		markHook(o.Obj)
-		if imageKnown {
-			plan.hookImages += manifest.SetImage([]manifest.Object{o}, image)
-		}
 		switch {
 		case isJob(h.Hook):
 			job := o
@@ -273,11 +270,7 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 			if h.Kind == "Pod" {
 				job = manifest.Object{Source: h.Source, Obj: podAsJob(h.Object)}
 			}
-			if plan.CreateNamespace {
-				for _, q := range manifest.FillPodSecurity([]manifest.Object{job}) {
-					p.Add(key, "%s: %s", q.Key, q.Message)
-				}
-			}
+			plan.hookImages += jobs.AsRun(p, key, job, image, plan.CreateNamespace)
 			for _, msg := range validation.IsDNS1123Label(name) {
 				p.Add(key, "hook %s/%s (%s): %q cannot name a Job: %s", h.Kind, h.Name, h.Source, name, msg)
 			}
@@ -291,16 +284,15 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 					rerun = jobs.OnRelease
 				}
 			}
-			if meta, ok := job.Obj["metadata"].(map[string]any); ok {
-				delete(meta, "name")
-				delete(meta, "generateName")
-			}
 			planned = append(planned, jobs.Planned{
 				Name: name, Wave: wave(h.Hook), Rerun: rerun, Trigger: h.Trigger, Keep: h.Keep, Resource: h.Resource,
 				Timeout: jobs.DefaultTimeout, BackoffLimit: jobs.DefaultBackoffLimit,
 				Resources: plan.App.Resources, Object: job.Obj, Source: h.Source,
 			})
 		default:
+			if image != "" {
+				plan.hookImages += manifest.SetImage([]manifest.Object{o}, image)
+			}
 			manifest.SetNamespace([]manifest.Object{o}, nsOf(args))
 			for k, v := range plan.Marks() {
 				manifest.Annotate([]manifest.Object{o}, k, v)
