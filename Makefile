@@ -198,7 +198,7 @@ vet: ## gofmt and go vet over every module of the workspace
 	@go vet $(MODULES)
 
 .PHONY: test
-test: tools sdks $(STATE)/kwok.yaml vet ## unit tests, then end-to-end tests on the real engine and a local cluster
+test: tools sdks $(BIN)/helm $(STATE)/kwok.yaml vet ## unit tests, then end-to-end tests on the real engine and a local cluster (Helm's CLI too, to compare a chart's run with Helm's)
 	@go test -count=1 ./infra/... ./deploy/... ./provider/...
 	@# TestReadme starts and stops the README's own local cluster twice; it runs in a test process of
 	@# its own, first: inside the suite's process the second cluster's API server was once answered
