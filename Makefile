@@ -67,8 +67,8 @@ $(BIN)/pulumi-language-yaml: tools/yaml/go.mod tools/yaml/go.sum
 	@start=$$(date +%s); cd tools/yaml && CGO_ENABLED=0 GOWORK=off go build -ldflags '-X github.com/pulumi/pulumi-yaml/pkg/version.Version=$(YAML_VERSION)' -o $@ github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml || exit 1; \
 	echo "built bin/pulumi-language-yaml $(YAML_VERSION) in $$(( $$(date +%s) - start ))s"
 
-# The Helm CLI, only for `make bench` (P5: the same chart released by Helm and by us);
-# not in `make tools` nor `make test`: it is a minutes-long build used by the bench alone.
+# The Helm CLI, to compare a chart's release with Helm's own: `make bench` (P5) and `make test`
+# (TestChartLifecycle) build it; not in `make tools`, it is a two-minute build.
 $(BIN)/helm: tools/helm/go.mod tools/helm/go.sum
 	@start=$$(date +%s); cd tools/helm && CGO_ENABLED=0 GOWORK=off go build -ldflags '-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)' -o $@ helm.sh/helm/v4/cmd/helm || exit 1; \
 	echo "built bin/helm $(HELM_VERSION) in $$(( $$(date +%s) - start ))s"
