@@ -245,7 +245,7 @@ func loadApp(p *problems, raw json.RawMessage, args *release.Args) {
 
 // loadChart reads app.chart, if any.
 func loadChart(p *problems, app *object) *release.Chart {
-	o, ok := app.object("chart", []string{"chart", "path", "repo", "rerun", "tests", "values", "valuesFiles", "version"})
+	o, ok := app.object("chart", tagKeys(release.Chart{}))
 	if !ok {
 		return nil
 	}

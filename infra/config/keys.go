@@ -6,14 +6,17 @@ import (
 	"strings"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 )
 
 // TopLevelKeys returns every top-level key of the pulumi-jobs namespace,
-// without the namespace, sorted.
+// without the namespace, sorted: the Release's inputs, but image (a field
+// of app in the config) and kubeconfig and context (the stack's
+// kubernetes: keys name the cluster).
 func TopLevelKeys() []string {
-	keys := []string{KeyAdopt, KeyApp, KeyCreateNamespace, KeyDatabaseURL, KeyGitOps, KeyNamespace, KeyPostDeploy, KeyPreDeploy, KeyRelease}
-	slices.Sort(keys)
-	return keys
+	return slices.DeleteFunc(tagKeys(release.Args{}), func(k string) bool {
+		return k == "image" || k == "kubeconfig" || k == "context"
+	})
 }
 
 // UnknownKeys returns a Problem for every key of the pulumi-jobs namespace in
