@@ -64,6 +64,10 @@ func isContents(kubeconfig string) bool {
 func ForConfig(rc *rest.Config) (Cluster, error) {
 	rc = rest.CopyConfig(rc)
 	rc.Timeout = ReadTimeout
+	// client-go's default (5 a second after a burst of 10) made the 11th
+	// lookup of a release and every one after it wait 200 ms, before
+	// anything was registered.
+	rc.QPS, rc.Burst = 50, 100
 	disc, err := discovery.NewDiscoveryClientForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("creating a discovery client: %w", err)
