@@ -100,7 +100,7 @@ func finishFiles(p *check.Problems, args *Args, plan *Plan, objs []manifest.Obje
 	for k, v := range plan.Marks() {
 		manifest.Annotate(objs, k, v)
 	}
-	skipServiceAwait(objs)
+	awaitWithoutSettling(objs)
 	if imageKnown && image != "" && manifest.SetImage(objs, image)+plan.hookImages == 0 {
 		plan.Warnings = append(plan.Warnings, fmt.Sprintf("image %s matches no container of %s by repository, so the files' own images stand", image, source))
 	}
@@ -123,32 +123,47 @@ func finishFiles(p *check.Problems, args *Args, plan *Plan, objs []manifest.Obje
 	plan.App.Objects = objs
 }
 
-// skipServiceAwait marks the files' Services that nothing external has to
-// provision (ClusterIP, headless, NodePort) pulumi.com/skipAwait, unless
-// the files say otherwise. The provider's Service await (v4.25.0,
-// pkg/await/service.go) sleeps 10 s after the first Endpoints event for
-// them to settle; what a post-deploy Job needs is ready pods behind the
-// Service, and the rollout of the files' Deployments and StatefulSets,
-// awaited before any post-deploy Job, is that. Helm's --wait does not wait
-// for a ClusterIP Service's endpoints either. A LoadBalancer keeps the
-// provider's await: its address comes from outside the cluster.
-func skipServiceAwait(objs []manifest.Object) {
+// awaitWithoutSettling replaces the provider's await of the files'
+// Services and Ingresses, which sleeps 10 s after each Endpoints event for
+// them to settle (v4.25.0, pkg/await/service.go and ingress.go), unless the
+// files choose their own (pulumi.com/skipAwait or pulumi.com/waitFor):
+//   - a Service that nothing outside the cluster provisions (ClusterIP,
+//     headless, NodePort) is not awaited (skipAwait): what a post-deploy Job
+//     needs is ready pods behind it, and the rollout of the files'
+//     Deployments and StatefulSets, awaited before any post-deploy Job, is
+//     that. Helm's --wait does not wait for its endpoints either;
+//   - a LoadBalancer Service and an Ingress are awaited until they have an
+//     address (waitFor .status.loadBalancer.ingress[0]), which comes from
+//     outside the cluster, without the settle sleep.
+func awaitWithoutSettling(objs []manifest.Object) {
 	for _, o := range objs {
-		if manifest.Kind(o) != "Service" {
+		kind := manifest.Kind(o)
+		if kind != "Service" && kind != "Ingress" {
 			continue
 		}
 		meta, _ := o.Obj["metadata"].(map[string]any)
 		ann, _ := meta["annotations"].(map[string]any)
-		if _, set := ann[AnnotationSkipAwait]; set {
+		_, skip := ann[AnnotationSkipAwait]
+		_, waitFor := ann[AnnotationWaitFor]
+		if skip || waitFor {
 			continue
 		}
 		spec, _ := o.Obj["spec"].(map[string]any)
-		if typ, _ := spec["type"].(string); typ == "LoadBalancer" {
+		if typ, _ := spec["type"].(string); kind == "Ingress" || typ == "LoadBalancer" {
+			manifest.Annotate([]manifest.Object{o}, AnnotationWaitFor, AddressAssigned)
 			continue
 		}
 		manifest.Annotate([]manifest.Object{o}, AnnotationSkipAwait, "true")
 	}
 }
+
+// AnnotationWaitFor replaces the provider's await of an object with a
+// condition of its own.
+const AnnotationWaitFor = "pulumi.com/waitFor"
+
+// AddressAssigned is the condition that a LoadBalancer Service or an
+// Ingress has an address.
+const AddressAssigned = "jsonpath={.status.loadBalancer.ingress[0]}"
 
 // newFilesApp registers the app phase of the release name from its files:
 // every object a resource of its own, typed by the Kubernetes SDK's own YAML

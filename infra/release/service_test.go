@@ -17,8 +17,9 @@ import (
 
 // TestServicesOfFilesAreNotAwaited: the files' ClusterIP, headless and
 // NodePort Services skip the provider's 10 s endpoint settle (the
-// Deployment's rollout is awaited instead); a LoadBalancer keeps its await,
-// and a Service that says skipAwait itself keeps what it says.
+// Deployment's rollout is awaited instead); a LoadBalancer Service and an
+// Ingress are awaited until they have an address, without it; an object
+// that says skipAwait or waitFor itself keeps what it says.
 func TestServicesOfFilesAreNotAwaited(t *testing.T) {
 	dir := t.TempDir()
 	service := func(name, extra string) string {
@@ -29,7 +30,9 @@ func TestServicesOfFilesAreNotAwaited(t *testing.T) {
 		"apiVersion: v1\nkind: Service\nmetadata:\n  name: headless\nspec:\n  clusterIP: None\n  selector: {app: shop}\n  ports: [{port: 80}]\n---\n" +
 		"apiVersion: v1\nkind: Service\nmetadata:\n  name: nodeport\nspec:\n  type: NodePort\n  ports: [{port: 80}]\n---\n" +
 		"apiVersion: v1\nkind: Service\nmetadata:\n  name: lb\nspec:\n  type: LoadBalancer\n  ports: [{port: 80}]\n---\n" +
-		service("awaited", "  annotations:\n    pulumi.com/skipAwait: \"false\"\n")
+		service("awaited", "  annotations:\n    pulumi.com/skipAwait: \"false\"\n") + "---\n" +
+		service("own-condition", "  annotations:\n    pulumi.com/waitFor: \"jsonpath={.spec.clusterIP}\"\n") + "---\n" +
+		"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  defaultBackend: {service: {name: plain, port: {number: 80}}}\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(files), 0o644))
 
 	p := &check.Problems{}
@@ -41,7 +44,16 @@ func TestServicesOfFilesAreNotAwaited(t *testing.T) {
 	got := map[string]any{}
 	for _, o := range plan.App.Objects {
 		ann := o.Obj["metadata"].(map[string]any)["annotations"].(map[string]any)
-		got[manifest.Name(o)] = ann["pulumi.com/skipAwait"]
+		got[manifest.Name(o)] = [2]any{ann["pulumi.com/skipAwait"], ann["pulumi.com/waitFor"]}
 	}
-	assert.Equal(t, map[string]any{"plain": "true", "headless": "true", "nodeport": "true", "lb": nil, "awaited": "false"}, got)
+	address := "jsonpath={.status.loadBalancer.ingress[0]}"
+	assert.Equal(t, map[string]any{
+		"plain":         [2]any{"true", nil},
+		"headless":      [2]any{"true", nil},
+		"nodeport":      [2]any{"true", nil},
+		"lb":            [2]any{nil, address},
+		"awaited":       [2]any{"false", nil},
+		"own-condition": [2]any{nil, "jsonpath={.spec.clusterIP}"},
+		"web":           [2]any{nil, address},
+	}, got)
 }
