@@ -193,7 +193,7 @@ func TestAppFromArgoCDDirectory(t *testing.T) {
 	res, err := r.Up(ctx)
 	require.NoError(t, err)
 	started, finished := sequences(res.Events)
-	settings := "kubernetes:core/v1:ConfigMap::my-app-pre-deploy-" + ns + "/migrate-settings"
+	settings := "kubernetes:core/v1:ConfigMap::my-app-hook-" + ns + "/migrate-settings"
 	migrate, seed := jobT+"my-app-pre-deploy-migrate", jobT+"my-app-pre-deploy-seed"
 	deployment := deploymentT + "my-app-" + ns + "/my-app"
 	smoke := jobT + "my-app-post-deploy-smoke-test"
