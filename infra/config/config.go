@@ -114,7 +114,7 @@ func root(src Source) string {
 func Key(name string) string { return Namespace + ":" + name }
 
 // Load reads the stack config into release args and validates them with
-// release.Check. It returns a *Error listing every problem when the config
+// release.NewPlan. It returns a *Error listing every problem when the config
 // is invalid: first what cannot be read (unknown fields, wrong types), then
 // what the release's rules refuse, each under its config key.
 func Load(src Source) (release.Plan, error) {
@@ -169,7 +169,7 @@ func Load(src Source) (release.Plan, error) {
 		reported[q.Key] = true
 	}
 	rules := &check.Problems{}
-	plan := release.Check(rules, args.App.Name, jobs.Env{Stack: src.Stack(), Project: project(src), Root: root(src)}, args)
+	plan := release.NewPlan(rules, args.App.Name, jobs.Env{Stack: src.Stack(), Project: project(src), Root: root(src)}, args)
 	for _, q := range rules.List {
 		key := Key(configPath(q.Key))
 		if underReported(reported, key) {

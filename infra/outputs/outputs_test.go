@@ -19,12 +19,13 @@ import (
 // and the test hook last. (The built-in app's graph is in program's TestMermaid.)
 func TestMermaidOfChart(t *testing.T) {
 	p := &check.Problems{}
-	plan := release.Check(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	plan := release.NewPlan(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace:  pulumi.String("shop"),
 		Image:      pulumi.String("ghcr.io/org/shop:v1.1.0"),
 		App:        release.App{Name: "shop", Chart: &release.Chart{Path: "../chart/testdata/shop", Tests: true}},
 		PostDeploy: []jobs.Job{{Name: "warm-cache", Command: []string{"warm"}}},
 	})
+
 	require.Empty(t, p.List)
 	require.NoError(t, plan.RenderChart(nil, nil, ""))
 	// An install: the upgrade-only backup does not run.

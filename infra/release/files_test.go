@@ -95,7 +95,7 @@ func TestKeptObjects(t *testing.T) {
 		"the namespace the release creates is kept too: deleting it would delete the claim")
 
 	p := &check.Problems{}
-	plan := release.Check(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
+	plan := release.NewPlan(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
 	require.Empty(t, p.List)
 	assert.Equal(t, []string{"image ghcr.io/org/my-app:v1.0.0 matches no container of app.manifests by repository, so the files' own images stand", `PersistentVolumeClaim/data (../manifest/testdata/keep/data.yaml) (helm.sh/resource-policy: keep) ask to be kept, ` +
 		`so the namespace "my-app" that this release creates is kept on destroy too (deleting it would delete them); delete it yourself once they are no longer needed`},
@@ -115,7 +115,7 @@ func TestArgoCDHooks(t *testing.T) {
 	args := fluxArgs()
 	args.App.Manifests = "../manifest/testdata/hooks/argo"
 	args.PreDeploy, args.PostDeploy = nil, nil
-	plan := release.Check(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
+	plan := release.NewPlan(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
 	require.Empty(t, p.List)
 
 	var app []string
@@ -191,7 +191,7 @@ func TestAppFromFilesRefusals(t *testing.T) {
 			args := fluxArgs()
 			c.mutate(args)
 			p := &check.Problems{}
-			release.Check(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
+			release.NewPlan(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
 			var found bool
 			for _, q := range p.List {
 				if q.Key == c.key {
@@ -206,12 +206,13 @@ func TestAppFromFilesRefusals(t *testing.T) {
 
 func TestAppFromChart(t *testing.T) {
 	p := &check.Problems{}
-	plan := release.Check(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	plan := release.NewPlan(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace: pulumi.String("shop"),
 		Image:     pulumi.String("ghcr.io/acme/shop:2.0.0"),
 		ReleaseID: pulumi.String("build-7"),
 		App:       release.App{Name: "shop", Chart: &release.Chart{Path: "../chart/testdata/shop", Tests: true}},
 	})
+
 	require.Empty(t, p.List)
 	assert.Empty(t, plan.App.Objects, "a chart is rendered once its release has asked its cluster")
 	require.NoError(t, plan.RenderChart(nil, nil, ""))

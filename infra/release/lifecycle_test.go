@@ -40,11 +40,12 @@ func hookJobs(waves []jobs.Wave) []hookJob {
 func ledgerPlan(t *testing.T, image string) release.Plan {
 	t.Helper()
 	p := &check.Problems{}
-	plan := release.Check(p, "ledger", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	plan := release.NewPlan(p, "ledger", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace: pulumi.String("ledger"),
 		Image:     pulumi.String(image),
 		App:       release.App{Name: "ledger", Chart: &release.Chart{Path: "../chart/testdata/ledger"}},
 	})
+
 	require.Empty(t, p.List)
 	return plan
 }
@@ -166,21 +167,23 @@ func TestChartLifecycle(t *testing.T) {
 // without a trigger, so only a change of its own spec runs it again.
 func TestChartOnChange(t *testing.T) {
 	p := &check.Problems{}
-	plan := release.Check(p, "ledger", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	plan := release.NewPlan(p, "ledger", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace: pulumi.String("ledger"),
 		Image:     pulumi.String("ghcr.io/acme/ledger:1.1.0"),
 		App:       release.App{Name: "ledger", Chart: &release.Chart{Path: "../chart/testdata/ledger", Rerun: "onChange"}},
 	})
+
 	require.Empty(t, p.List)
 	require.NoError(t, plan.RenderChart(&release.Record{Revision: 1, Digest: "before", Hooks: map[string]int{"Job/ledger-migrate": 1, "Job/ledger-seed": 1}}, apiServer(t, "kept"), ""))
 	assert.Equal(t, []hookJob{{0, "ledger-backup", "", false}, {1, "ledger-migrate", "", false}}, hookJobs(plan.PreDeploy))
 	assert.Equal(t, []hookJob{{0, "ledger-seed", "", true}, {1, refreshViews, "", false}}, hookJobs(plan.PostDeploy))
 
 	bad := &check.Problems{}
-	release.Check(bad, "ledger", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	release.NewPlan(bad, "ledger", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace: pulumi.String("ledger"), Image: pulumi.String("ghcr.io/acme/ledger:1.1.0"),
 		App: release.App{Name: "ledger", Chart: &release.Chart{Path: "../chart/testdata/ledger", Rerun: "always"}},
 	})
+
 	require.Len(t, bad.List, 1)
 	assert.Equal(t, "app.chart.rerun", bad.List[0].Key)
 }

@@ -205,10 +205,10 @@ type AppPlan struct {
 	Objects []manifest.Object
 }
 
-// Check validates the args of the release name, constructed in env, and
+// NewPlan validates the args of the release name, constructed in env, and
 // applies the defaults. Every problem is added to p, keys as the args spell them
 // ("app.name", "preDeploy[1].timeout", "gitops.targetStack").
-func Check(p *check.Problems, name string, env jobs.Env, args *Args) Plan {
+func NewPlan(p *check.Problems, name string, env jobs.Env, args *Args) Plan {
 	if args == nil {
 		args = &Args{}
 	}
@@ -313,14 +313,14 @@ func checkUniqueNames(p *check.Problems, args *Args) {
 // all at once, as a *check.ArgsError, before anything is registered.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Release, error) {
 	p := &check.Problems{}
-	plan := Check(p, name, jobs.EnvOf(ctx), args)
+	plan := NewPlan(p, name, jobs.EnvOf(ctx), args)
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
 	}
 	return NewFromPlan(ctx, name, plan, opts...)
 }
 
-// NewFromPlan registers the release name that Check planned (files read),
+// NewFromPlan registers the release name that NewPlan planned (files read),
 // so a caller that has checked its args already — the stack program,
 // through its config — plans each run once. Before anything is registered
 // it asks the release's cluster what the plan needs to know (resolve): a
@@ -407,7 +407,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		databaseSecret = secret.Metadata.Name().Elem()
 	}
 
-	// The phases are registered from the plan Check made: the jobs of the
+	// The phases are registered from the plan NewPlan made: the jobs of the
 	// args as planned there (files read once), plus any a chart's hooks add.
 	phase := func(jobsName, label, legacyType string, list []jobs.Job, waves []jobs.Wave, extra ...pulumi.ResourceOption) (*jobs.Jobs, error) {
 		o := append(append([]pulumi.ResourceOption{}, childOpts...), extra...)

@@ -531,7 +531,7 @@ func TestTwoHandOversOfOneApp(t *testing.T) {
 	r.get(t, g+"shop-us-gitops-sa")
 }
 
-// TestInvalidArgs triggers every refusal of release.Check (its own, the
+// TestInvalidArgs triggers every refusal of release.NewPlan (its own, the
 // app's, the unique names across phases and the hand-over's) once: the
 // literal key and a literal part of the message, exactly one problem,
 // nothing registered.
@@ -552,7 +552,7 @@ func TestInvalidArgs(t *testing.T) {
 		key    string
 		msg    string
 	}{
-		// Check: namespace and image
+		// NewPlan: namespace and image
 		{"namespace missing", "dev", func(a *release.Args) { a.Namespace = nil }, "namespace", "required; the Kubernetes namespace of the release, e.g. shop"},
 		{"namespace empty", "dev", func(a *release.Args) { a.Namespace = pulumi.String("") }, "namespace", "required; the Kubernetes namespace of the release, e.g. shop"},
 		{"namespace with capitals", "dev", func(a *release.Args) { a.Namespace = pulumi.String("Shop") }, "namespace", `"Shop" is not a valid name`},
@@ -705,11 +705,11 @@ func TestInvalidArgsAllAtOnce(t *testing.T) {
 	assert.True(t, strings.HasPrefix(newErr.Error(), "pulumi-jobs:index:Release shop: 6 invalid argument(s); nothing was registered:\n  - namespace: "), newErr.Error())
 }
 
-// TestCheckPlan pins the plan of release.Check: the defaults applied and
+// TestNewPlan pins the plan of release.NewPlan: the defaults applied and
 // the Jobs by wave, in wave order.
-func TestCheckPlan(t *testing.T) {
+func TestNewPlan(t *testing.T) {
 	p := &check.Problems{}
-	plan := release.Check(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, shopArgs())
+	plan := release.NewPlan(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, shopArgs())
 	require.Empty(t, p.List)
 	assert.True(t, plan.CreateNamespace)
 	assert.Equal(t, release.AppPlan{
@@ -734,7 +734,7 @@ func TestCheckPlan(t *testing.T) {
 	assert.Equal(t, [][]string{{"warm-cache"}, {"smoke-test"}}, names(plan.PostDeploy))
 	assert.True(t, slices.Equal([]int{0, 1}, []int{plan.PostDeploy[0].Number, plan.PostDeploy[1].Number}))
 
-	plan = release.Check(p, "x", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, nil)
+	plan = release.NewPlan(p, "x", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, nil)
 	assert.Equal(t, []string{"namespace", "image", "app.name"}, keysOf(p.List))
 }
 

@@ -36,10 +36,11 @@ func TestServicesOfFilesAreNotAwaited(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(files), 0o644))
 
 	p := &check.Problems{}
-	plan := release.Check(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs", Root: dir}, &release.Args{
+	plan := release.NewPlan(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs", Root: dir}, &release.Args{
 		Namespace: pulumi.String("shop"), Image: pulumi.String("ghcr.io/acme/shop:1.0.0"),
 		App: release.App{Name: "shop", Manifests: "services.yaml"},
 	})
+
 	require.Empty(t, p.List)
 	got := map[string]any{}
 	for _, o := range plan.App.Objects {
