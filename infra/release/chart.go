@@ -111,11 +111,12 @@ func checkChart(p *check.Problems, c *Chart) {
 // succeeds, so its logs stay readable and no refresh can forget it.
 //
 // lookup says whether the chart calls lookup.
-func planChart(p *check.Problems, name string, env jobs.Env, args *Args, plan *Plan, rec *Record, cluster *rest.Config) (objs []manifest.Object, lookup bool) {
+func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config) (objs []manifest.Object, lookup bool) {
+	args := plan.Args
 	c := args.App.Chart
 	ns, _ := jobs.Literal(args.Namespace)
 	r, err := chart.Render(chart.Args{
-		Root: env.Root, Path: c.Path, Repo: c.Repo, Chart: c.Name, Version: c.Version,
+		Root: plan.env.Root, Path: c.Path, Repo: c.Repo, Chart: c.Name, Version: c.Version,
 		Values: c.Values, ValuesFiles: c.ValuesFiles, ReleaseName: args.App.Name, Namespace: ns, Tests: c.Tests,
 		IsUpgrade: rec != nil, Cluster: cluster,
 	})
@@ -140,11 +141,11 @@ func planChart(p *check.Problems, name string, env jobs.Env, args *Args, plan *P
 	for _, h := range slices.Concat(r.PreDeploy, r.PostDeploy, r.Idle) {
 		run := hookRun{Hook: h, Rerun: rerun}
 		key := hookKey(h)
-		if prev, dup := seen[run.jobName()]; dup && isJob(h) {
-			p.Add("app.chart", "hooks %s (%s) and %s both run as a Job named %q; rename one", key, h.Source, prev, run.jobName())
-		}
 		if isJob(h) {
-			seen[run.jobName()] = key + " (" + h.Source + ")"
+			if prev, dup := seen[jobName(h)]; dup {
+				p.Add("app.chart", "hooks %s (%s) and %s both run as a Job named %q; rename one", key, h.Source, prev, jobName(h))
+			}
+			seen[jobName(h)] = key + " (" + h.Source + ")"
 		}
 		last, ran := 0, false
 		if rec != nil {
@@ -161,15 +162,9 @@ func planChart(p *check.Problems, name string, env jobs.Env, args *Args, plan *P
 			continue // never run, and not run now: an upgrade-only hook on an install
 		}
 		if rerun == ChartOnChange {
-			run.Trigger = ""
-			switch {
-			case chart.OnceOnly(h):
-				run.Rerun = jobs.Once
-			case hasReleaseID(args):
-				run.Rerun = jobs.OnRelease
-			}
+			run.Trigger, run.Rerun = "", ownRerun(h, args)
 		}
-		run.Resource = jobs.ResourceName(name+"-hook", run.jobName())
+		run.Resource = jobs.ResourceName(plan.name+"-hook", jobName(h))
 		if h.Home == chart.Pre {
 			pre = append(pre, run)
 		} else {
@@ -194,7 +189,7 @@ func planChart(p *check.Problems, name string, env jobs.Env, args *Args, plan *P
 // wrong with the chart.
 func (plan *Plan) RenderChart(rec *Record, cluster *rest.Config, noCluster string) error {
 	p := &check.Problems{}
-	objs, lookup := planChart(p, plan.name, plan.env, plan.Args, plan, rec, cluster)
+	objs, lookup := planChart(p, plan, rec, cluster)
 	if lookup && noCluster != "" {
 		p.Add("app.chart", "the chart calls lookup, which reads the release's cluster, and %s: nothing is rendered without it "+
 			"(its objects would differ from the ones up renders); give the release its cluster (kubeconfig, context, or the stack's kubernetes:kubeconfig)", noCluster)
@@ -218,19 +213,27 @@ func isJob(h chart.Hook) bool { return h.Kind == "Job" || h.Kind == "Pod" }
 // jobName is the name of the hook's Job in reports and labels: the hook's
 // own, or for a test Pod, whose name is often random on every render, its
 // template's.
-func (h hookRun) jobName() string {
+func jobName(h chart.Hook) string {
 	if h.Kind == "Pod" {
 		return strings.TrimSuffix(path.Base(h.Source), path.Ext(h.Source))
 	}
 	return h.Name
 }
 
-// hookKey names a hook in the record: its kind and name.
-func hookKey(h chart.Hook) string {
-	if h.Kind == "Pod" {
-		return "Pod/" + hookRun{Hook: h}.jobName()
+// hookKey names a hook in the record: its kind and (Job) name.
+func hookKey(h chart.Hook) string { return h.Kind + "/" + jobName(h) }
+
+// ownRerun is the rerun policy of a hook that runs again when its own spec
+// changes (Argo CD's hooks, a chart's with rerun onChange): once for a hook
+// of install only, onRelease when the release has an id, else onChange.
+func ownRerun(h chart.Hook, args *Args) string {
+	switch {
+	case chart.OnceOnly(h):
+		return jobs.Once
+	case hasReleaseID(args):
+		return jobs.OnRelease
 	}
-	return h.Kind + "/" + h.Name
+	return jobs.OnChange
 }
 
 // planHooks turns the hooks of one phase into planned Jobs merged into
@@ -266,7 +269,7 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 		switch {
 		case isJob(h.Hook):
 			job := o
-			name := h.jobName()
+			name := jobName(h.Hook)
 			if h.Kind == "Pod" {
 				job = manifest.Object{Source: h.Source, Obj: podAsJob(h.Object)}
 			}
@@ -274,18 +277,8 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 			for _, msg := range validation.IsDNS1123Label(name) {
 				p.Add(key, "hook %s/%s (%s): %q cannot name a Job: %s", h.Kind, h.Name, h.Source, name, msg)
 			}
-			rerun := cmp.Or(h.Rerun, jobs.OnChange)
-			if h.Rerun == "" {
-				// Argo CD's hooks.
-				switch {
-				case chart.OnceOnly(h.Hook):
-					rerun = jobs.Once
-				case hasReleaseID(args):
-					rerun = jobs.OnRelease
-				}
-			}
 			planned = append(planned, jobs.Planned{
-				Name: name, Wave: wave(h.Hook), Rerun: rerun, Trigger: h.Trigger, Keep: h.Keep, Resource: h.Resource,
+				Name: name, Wave: wave(h.Hook), Rerun: h.Rerun, Trigger: h.Trigger, Keep: h.Keep, Resource: h.Resource,
 				Timeout: jobs.DefaultTimeout, BackoffLimit: jobs.DefaultBackoffLimit,
 				Resources: plan.App.Resources, Object: job.Obj, Source: h.Source,
 			})

@@ -56,8 +56,8 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 		var warnings []string
 		objs, pre, post, warnings = argoHooks(p, objs)
 		plan.Warnings = append(plan.Warnings, warnings...)
-		plan.PreDeploy, plan.PreHooks = planHooks(p, "app.manifests", args, plan, asRuns(pre), plan.PreDeploy)
-		plan.PostDeploy, plan.PostHooks = planHooks(p, "app.manifests", args, plan, asRuns(post), plan.PostDeploy)
+		plan.PreDeploy, plan.PreHooks = planHooks(p, "app.manifests", args, plan, asRuns(pre, args), plan.PreDeploy)
+		plan.PostDeploy, plan.PostHooks = planHooks(p, "app.manifests", args, plan, asRuns(post, args), plan.PostDeploy)
 	} else {
 		// A chart is rendered once its release knows its cluster
 		// (planChart, from resolve): install or upgrade, and lookup.
@@ -68,10 +68,10 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 }
 
 // asRuns are Argo CD's hooks, each run as its rerun rules say.
-func asRuns(hooks []chart.Hook) []hookRun {
+func asRuns(hooks []chart.Hook, args *Args) []hookRun {
 	out := make([]hookRun, len(hooks))
 	for i, h := range hooks {
-		out[i] = hookRun{Hook: h}
+		out[i] = hookRun{Hook: h, Rerun: ownRerun(h, args)}
 	}
 	return out
 }
