@@ -2,6 +2,7 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -37,7 +38,7 @@ func TestFirstUpThenNoChange(t *testing.T) {
 		"pulumi:pulumi:Stack":           1,
 		"pulumi-jobs:index:Release":     1,
 		"pulumi-jobs:index:Jobs":        2,
-		"pulumi-jobs:index:App":         1,
+		"pulumi-jobs:index:AppPhase":    1,
 		"kubernetes:core/v1:Namespace":  1,
 		"kubernetes:batch/v1:Job":       5,
 		"kubernetes:apps/v1:Deployment": 1,
@@ -74,6 +75,66 @@ func TestFirstUpThenNoChange(t *testing.T) {
 	for _, j := range after.Items {
 		assert.True(t, uids[j.UID], "Job %s is the one the first up created", j.Name)
 	}
+
+	// A stack that an earlier version released is updated in place: its
+	// state, rewritten as that version wrote it, is imported, and the next
+	// up finds every resource through its aliases and changes nothing.
+	st := r.Stack()
+	current, err := st.Export(ctx)
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name    string
+		rewrite [][2]string
+	}{
+		{"0.3: the app phase's token was App's", [][2]string{
+			{"$pulumi-jobs:index:AppPhase", "$pulumi-jobs:index:App"},
+		}},
+		{"0.2: components PreDeploy, Deploy and PostDeploy, Jobs by their bare names", [][2]string{
+			{"$pulumi-jobs:index:AppPhase::shop-app\"", "$pulumi-jobs:index:Deploy::shop-deploy\""},
+			{"$pulumi-jobs:index:AppPhase$", "$pulumi-jobs:index:Deploy$"},
+			{"$pulumi-jobs:index:Jobs::shop-pre-deploy\"", "$pulumi-jobs:index:PreDeploy::shop-pre-deploy\""},
+			{"$pulumi-jobs:index:Jobs::shop-post-deploy\"", "$pulumi-jobs:index:PostDeploy::shop-post-deploy\""},
+			{"$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-", "$pulumi-jobs:index:PreDeploy$kubernetes:batch/v1:Job::"},
+			{"$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-post-deploy-", "$pulumi-jobs:index:PostDeploy$kubernetes:batch/v1:Job::"},
+			{"kubernetes:core/v1:Namespace::shop\"", "kubernetes:core/v1:Namespace::" + r.namespace + "\""},
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			text := string(current.Deployment)
+			for _, rw := range c.rewrite {
+				require.Contains(t, text, rw[0], "the state has what the rewrite replaces")
+				text = strings.ReplaceAll(text, rw[0], rw[1])
+			}
+			old := current
+			old.Deployment = json.RawMessage(text)
+			require.NoError(t, st.Import(ctx, old))
+
+			res, err := r.Up(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, map[apitype.OpType]int{apitype.OpSame: 13}, summary(t, res.Events), "every resource is found through its aliases")
+			jobs, err := client.BatchV1().Jobs(r.namespace).List(ctx, listOpts(labelPartOf+"=shop"))
+			require.NoError(t, err)
+			require.Len(t, jobs.Items, 5)
+			for _, j := range jobs.Items {
+				assert.True(t, uids[j.UID], "Job %s is the one the first up created", j.Name)
+			}
+			now, err := st.Export(ctx)
+			require.NoError(t, err)
+			assert.ElementsMatch(t, urnsOf(t, current), urnsOf(t, now), "the state is written with today's names again")
+		})
+	}
+}
+
+// urnsOf lists the URNs of a stack's exported state.
+func urnsOf(t *testing.T, state apitype.UntypedDeployment) []string {
+	t.Helper()
+	var d apitype.DeploymentV3
+	require.NoError(t, json.Unmarshal(state.Deployment, &d))
+	var urns []string
+	for _, r := range d.Resources {
+		urns = append(urns, string(r.URN))
+	}
+	return urns
 }
 
 func complete(j batchv1.Job) bool {

@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
-	pjobs "github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // LogTailLines is how many log lines the failure report shows per container.
@@ -69,7 +69,7 @@ func (d *Driver) FailedJobs(ctx context.Context, since time.Time) ([]FailedJob, 
 	if err != nil {
 		return nil, err
 	}
-	jobs, err := c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: pjobs.LabelJob})
+	jobs, err := c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{LabelSelector: vocab.LabelJob})
 	if err != nil {
 		return nil, fmt.Errorf("listing the Jobs of %s: %w", ns, err)
 	}
@@ -80,7 +80,7 @@ func (d *Driver) FailedJobs(ctx context.Context, since time.Time) ([]FailedJob, 
 			continue
 		}
 		f := FailedJob{
-			Name: j.Name, ConfigName: j.Labels[pjobs.LabelJob], Phase: j.Labels[pjobs.LabelPhase], Wave: j.Labels[pjobs.LabelWave],
+			Name: j.Name, ConfigName: j.Labels[vocab.LabelJob], Phase: j.Labels[vocab.LabelPhase], Wave: j.Labels[vocab.LabelWave],
 			Reason: cond.Reason, Message: cond.Message,
 		}
 		pods, err := c.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: batchv1.JobNameLabel + "=" + j.Name})

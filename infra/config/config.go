@@ -20,6 +20,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // Namespace is the stack config namespace of every pulumi-jobs key.
@@ -169,7 +170,7 @@ func Load(src Source) (release.Plan, error) {
 		reported[q.Key] = true
 	}
 	rules := &check.Problems{}
-	plan := release.NewPlan(rules, args.App.Name, jobs.Env{Stack: src.Stack(), Project: project(src), Root: root(src)}, args)
+	plan := release.NewPlan(rules, args.App.Name, vocab.Stack{Name: src.Stack(), Project: project(src), Dir: root(src)}, args)
 	for _, q := range rules.List {
 		key := Key(configPath(q.Key))
 		if underReported(reported, key) {

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // The re-run policies of a Job: when it runs again after it has succeeded once.
@@ -71,18 +72,6 @@ type Args struct {
 	// they belong to (Go callers only). New sets it to the component's own
 	// "<project>/<stack>/<name>" when it is empty.
 	Owner string
-}
-
-// Env is where a component is constructed: the stack (whose name decides
-// whether images must be pinned), the project and the project directory
-// (which paths of manifest files are relative to).
-type Env struct {
-	// Stack is the stack's name.
-	Stack string
-	// Project is the project's name.
-	Project string
-	// Root is the project directory.
-	Root string
 }
 
 // Job is one Job of a Jobs component: name and command, or a manifest.
@@ -171,28 +160,13 @@ type Wave struct {
 	Jobs []Planned
 }
 
-// Literal returns the value of an input that holds a plain string
-// (pulumi.String, pulumi.StringPtr), which a program knows before the engine
-// runs; ok is false for outputs and nil.
-func Literal(in pulumi.StringInput) (string, bool) {
-	switch v := in.(type) {
-	case pulumi.String:
-		return string(v), true
-	case *pulumi.String:
-		if v != nil {
-			return string(*v), true
-		}
-	}
-	return "", false
-}
-
 // Plan checks the jobs of args and applies their defaults: it returns the
 // Jobs grouped by wave, in ascending wave order (gaps allowed; Jobs of one
 // wave keep their order), and adds every problem found to p, keys as
 // prefix + "[i].field" (prefix is the key of the job list: "jobs" for the
 // component's own args, "preDeploy" for a Release's). name is
 // the component's name, which every Job's resource name starts with.
-func Plan(p *check.Problems, prefix, name string, env Env, args *Args) []Wave {
+func Plan(p *check.Problems, prefix, name string, stack vocab.Stack, args *Args) []Wave {
 	if args == nil {
 		args = &Args{}
 	}
@@ -206,7 +180,7 @@ func Plan(p *check.Problems, prefix, name string, env Env, args *Args) []Wave {
 			Resources: ja.Resources.WithDefaults(args.Resources), Annotations: ja.Annotations,
 		}
 		if ja.Manifest != "" {
-			planManifest(p, key, env, args, ja, &j)
+			planManifest(p, key, stack, args, ja, &j)
 		}
 		if j.Name == "" && ja.Manifest == "" {
 			p.Add(key+".name", "required; a DNS-1123 label, e.g. migrate-schema")
@@ -230,7 +204,7 @@ func Plan(p *check.Problems, prefix, name string, env Env, args *Args) []Wave {
 		switch {
 		case ja.Image != "":
 			j.Image = pulumi.String(ja.Image)
-			check.Image(p, key+".image", ja.Image, env.Stack)
+			check.Image(p, key+".image", ja.Image, stack.Name)
 		case args.Image == nil && ja.Manifest == "":
 			p.Add(key+".image", "required when the component has no image; set image here or on the component")
 		}
@@ -240,7 +214,7 @@ func Plan(p *check.Problems, prefix, name string, env Env, args *Args) []Wave {
 		} else if j.Rerun == OnRelease && args.ReleaseID == nil {
 			p.Add(key+".rerun", "onRelease needs a release id; set the release (stack config: pulumi config set release <build number or git SHA>)")
 		} else if j.Rerun == OnRelease {
-			if id, ok := Literal(args.ReleaseID); ok && id == "" {
+			if id, ok := vocab.Literal(args.ReleaseID); ok && id == "" {
 				p.Add(key+".rerun", "onRelease needs a release id, but the release is empty; set it to a build number or git SHA")
 			}
 		}
@@ -265,7 +239,7 @@ func Plan(p *check.Problems, prefix, name string, env Env, args *Args) []Wave {
 // name the job's name unless the args name it, its image the component's
 // when the repositories match (as kustomize's images: does), and, unless
 // args say otherwise, the fields Pod Security "restricted" needs filled in.
-func planManifest(p *check.Problems, key string, env Env, args *Args, ja Job, j *Planned) {
+func planManifest(p *check.Problems, key string, stack vocab.Stack, args *Args, ja Job, j *Planned) {
 	for _, f := range []struct {
 		name string
 		set  bool
@@ -274,7 +248,7 @@ func planManifest(p *check.Problems, key string, env Env, args *Args, ja Job, j 
 			p.Add(key+"."+f.name, "cannot be set with manifest: the Job's %s comes from %s; set it there, or remove manifest", f.name, ja.Manifest)
 		}
 	}
-	objs, err := manifest.Load(env.Root, ja.Manifest)
+	objs, err := manifest.Load(stack.Dir, ja.Manifest)
 	if err != nil {
 		p.Add(key+".manifest", "%v", err)
 		return
@@ -296,7 +270,7 @@ func planManifest(p *check.Problems, key string, env Env, args *Args, ja Job, j 
 			p.Add(key+".name", "required: %s has no metadata.name; set name here or in the file", ja.Manifest)
 		}
 	}
-	img, _ := Literal(args.Image)
+	img, _ := vocab.Literal(args.Image)
 	AsRun(p, key+".manifest", o, img, args.FillPodSecurity == nil || *args.FillPodSecurity)
 	j.Object, j.Source = o.Obj, o.Source
 }
@@ -328,10 +302,10 @@ func AsRun(p *check.Problems, key string, o manifest.Object, image string, fill 
 func checkArgs(p *check.Problems, stack string, args *Args) {
 	if args.Namespace == nil {
 		p.Add("namespace", "required; the namespace the Jobs run in")
-	} else if ns, ok := Literal(args.Namespace); ok {
+	} else if ns, ok := vocab.Literal(args.Namespace); ok {
 		check.Name(p, "namespace", ns, validation.IsDNS1123Label)
 	}
-	if img, ok := Literal(args.Image); ok {
+	if img, ok := vocab.Literal(args.Image); ok {
 		check.Image(p, "image", img, stack)
 	}
 	args.Resources.Check(p, "resources", nil)

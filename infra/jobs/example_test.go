@@ -42,7 +42,7 @@ func program(ctx *pulumi.Context) error {
 				}},
 			},
 		},
-	}, pulumi.DependsOn(migrations.Resources())) // every Job, not the component: see Jobs.Resources
+	}, pulumi.DependsOn(migrations.Children())) // every Job, not the component: see Jobs.Children
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@
 // program declares with nothing but dependsOn:
 //
 //	migrations, _ := jobs.New(ctx, "migrations", &jobs.Args{…})
-//	app, _ := appsv1.NewDeployment(ctx, "app", …, pulumi.DependsOn(migrations.Resources()))
+//	app, _ := appsv1.NewDeployment(ctx, "app", …, pulumi.DependsOn(migrations.Children()))
 //	smoke, _ := jobs.New(ctx, "smoke", &jobs.Args{…}, pulumi.DependsOn([]pulumi.Resource{app}))
 //
 // The component's own dependsOn is put on every Job it registers, so the
@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -36,20 +35,11 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // Type is the component's type token.
 const Type = "pulumi-jobs:index:Jobs"
-
-// Label keys put on the Jobs and their pods.
-const (
-	LabelPartOf    = "app.kubernetes.io/part-of"
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelPhase     = "pulumi-jobs/phase"
-	LabelWave      = "pulumi-jobs/wave"
-	LabelJob       = "pulumi-jobs/job"
-	LabelRerun     = "pulumi-jobs/rerun"
-)
 
 // ReplaceUnreadyAnnotation makes the Kubernetes provider replace a Job that is
 // not Complete on the next update (provider/pkg/metadata/annotations.go).
@@ -89,14 +79,14 @@ type WaveResources struct {
 	Jobs []*batchv1.Job
 }
 
-// Resources returns every Job resource of the component. A Go program that
+// Children returns the Jobs of the component, every wave. A Go program that
 // puts its app after the Jobs depends on these, not on the component: the Go
 // SDK turns a dependency on a local component into its children registered
 // so far, which are only the Jobs whose registration has started
 // (pulumi/pulumi#7737), so the app could start before the last migration.
 // (Through the component provider, from any language, depending on the
 // component itself is enough: the engine waits for its whole construction.)
-func (c *Jobs) Resources() []pulumi.Resource {
+func (c *Jobs) Children() []pulumi.Resource {
 	var out []pulumi.Resource
 	for _, w := range c.Waves {
 		for _, j := range w.Jobs {
@@ -117,7 +107,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	}
 	p := &check.Problems{}
 	checkArgs(p, ctx.Stack(), args)
-	waves := Plan(p, "jobs", name, EnvOf(ctx), args)
+	waves := Plan(p, "jobs", name, vocab.StackOf(ctx), args)
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
 	}
@@ -127,16 +117,6 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 		args = &owned
 	}
 	return NewFromPlan(ctx, name, args, waves, opts...)
-}
-
-// EnvOf returns the Env of a program: its stack, its project and its project
-// directory (the program's working directory when the engine does not say).
-func EnvOf(ctx *pulumi.Context) Env {
-	root := ctx.RootDirectory()
-	if root == "" {
-		root, _ = os.Getwd()
-	}
-	return Env{Stack: ctx.Stack(), Project: ctx.Project(), Root: root}
 }
 
 // NewFromPlan registers a Jobs component for waves that Plan produced from
@@ -285,21 +265,21 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 		templateAnnotations[k] = pulumi.String(v)
 	}
 	labels := pulumi.StringMap{
-		LabelManagedBy: pulumi.String("pulumi"),
-		LabelWave:      pulumi.String(strconv.Itoa(j.Wave)),
-		LabelJob:       pulumi.String(j.Name),
-		LabelRerun:     pulumi.String(j.Rerun),
+		vocab.LabelManagedBy: pulumi.String("pulumi"),
+		vocab.LabelWave:      pulumi.String(strconv.Itoa(j.Wave)),
+		vocab.LabelJob:       pulumi.String(j.Name),
+		vocab.LabelRerun:     pulumi.String(j.Rerun),
 	}
 	// Only stable identity in the pod template: anything there that changes
 	// makes the Job run again.
-	podLabels := pulumi.StringMap{LabelJob: pulumi.String(j.Name)}
+	podLabels := pulumi.StringMap{vocab.LabelJob: pulumi.String(j.Name)}
 	if args.PartOf != "" {
-		labels[LabelPartOf] = pulumi.String(args.PartOf)
-		podLabels[LabelPartOf] = pulumi.String(args.PartOf)
+		labels[vocab.LabelPartOf] = pulumi.String(args.PartOf)
+		podLabels[vocab.LabelPartOf] = pulumi.String(args.PartOf)
 	}
 	if args.Phase != "" {
-		labels[LabelPhase] = pulumi.String(args.Phase)
-		podLabels[LabelPhase] = pulumi.String(args.Phase)
+		labels[vocab.LabelPhase] = pulumi.String(args.Phase)
+		podLabels[vocab.LabelPhase] = pulumi.String(args.Phase)
 	}
 	image := j.Image
 	if image == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/internal/pulumitest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // The URNs the program below must register, spelled out.
@@ -71,7 +72,7 @@ type captured struct {
 
 // userProgram uses the Jobs component as a user program would: Jobs before
 // an app of its own, and Jobs after it, ordered by nothing but dependsOn.
-// The app depends on the Jobs of the component (migrations.Resources()), or,
+// The app depends on the Jobs of the component (migrations.Children()), or,
 // with onComponent, on the component itself.
 func userProgram(out *captured, onComponent bool) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
@@ -79,7 +80,7 @@ func userProgram(out *captured, onComponent bool) pulumi.RunFunc {
 		if err != nil {
 			return err
 		}
-		after := migrations.Resources()
+		after := migrations.Children()
 		if onComponent {
 			after = []pulumi.Resource{migrations}
 		}
@@ -198,7 +199,7 @@ func TestDependencies(t *testing.T) {
 // observed"). A Job is known as a child only once its own registration
 // goroutine has started, so the set is any subset of the Jobs, the empty
 // one included, and the app may start before some migration has completed:
-// a program must depend on migrations.Resources() instead, as the Release
+// a program must depend on migrations.Children() instead, as the Release
 // does (TestDependencies). That set is therefore not asserted here; that
 // the component's own URN is never in it is. Everything that does not
 // depend on the component is the same as in TestDependencies.
@@ -539,7 +540,7 @@ func TestInvalidArgsAllAtOnce(t *testing.T) {
 // TestPlan pins the defaults and the wave order of jobs.Plan.
 func TestPlan(t *testing.T) {
 	p := &check.Problems{}
-	waves := jobs.Plan(p, "preDeploy", "shop-pre-deploy", jobs.Env{Stack: "dev"}, &jobs.Args{
+	waves := jobs.Plan(p, "preDeploy", "shop-pre-deploy", vocab.Stack{Name: "dev"}, &jobs.Args{
 		Namespace: pulumi.String("shop"), Image: pulumi.String("shop:1"),
 		Resources: &pod.Resources{Limits: &pod.Quantities{CPU: "1"}},
 		Jobs: []jobs.Job{
@@ -569,34 +570,10 @@ func TestPlan(t *testing.T) {
 		{Number: 7, Jobs: []jobs.Planned{def("c", 7)}},
 	}, waves)
 
-	assert.Empty(t, jobs.Plan(p, "jobs", "x", jobs.Env{Stack: "dev"}, nil))
+	assert.Empty(t, jobs.Plan(p, "jobs", "x", vocab.Stack{Name: "dev"}, nil))
 	assert.Empty(t, p.List)
 }
 
 func TestReruns(t *testing.T) {
 	assert.Equal(t, []string{"onChange", "onRelease", "once"}, jobs.Reruns())
-}
-
-func TestLiteral(t *testing.T) {
-	s := pulumi.String("shop")
-	cases := []struct {
-		name string
-		in   pulumi.StringInput
-		want string
-		ok   bool
-	}{
-		{"a string", pulumi.String("shop"), "shop", true},
-		{"an empty string", pulumi.String(""), "", true},
-		{"a pointer to a string", &s, "shop", true},
-		{"a nil pointer", (*pulumi.String)(nil), "", false},
-		{"nil", nil, "", false},
-		{"an output", pulumi.String("shop").ToStringOutput(), "", false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got, ok := jobs.Literal(c.in)
-			assert.Equal(t, c.want, got)
-			assert.Equal(t, c.ok, ok)
-		})
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // The stack output names.
@@ -34,7 +35,7 @@ func Export(ctx *pulumi.Context, plan release.Plan, r *release.Release) {
 	ctx.Export(Service, r.ServiceName)
 	ctx.Export(PreDeployJobs, byWave(r.PreDeploy))
 	ctx.Export(PostDeployJobs, byWave(r.PostDeploy))
-	id, _ := jobs.Literal(plan.Args.ReleaseID)
+	id, _ := vocab.Literal(plan.Args.ReleaseID)
 	ctx.Export(Release, pulumi.String(id))
 	ctx.Export(Phases, pulumi.String(Mermaid(plan)))
 	if r.GitOps != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/outputs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // TestMermaidOfChart draws a chart's release: the pre-deploy hook objects
@@ -19,7 +20,7 @@ import (
 // and the test hook last. (The built-in app's graph is in program's TestMermaid.)
 func TestMermaidOfChart(t *testing.T) {
 	p := &check.Problems{}
-	plan := release.NewPlan(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	plan := release.NewPlan(p, "shop", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace:  pulumi.String("shop"),
 		Image:      pulumi.String("ghcr.io/org/shop:v1.1.0"),
 		App:        release.App{Name: "shop", Chart: &release.Chart{Path: "../chart/testdata/shop", Tests: true}},

@@ -139,9 +139,9 @@ const (
 	nsURN     = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$kubernetes:core/v1:Namespace::shop"
 	secURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$kubernetes:core/v1:Secret::shop-database"
 	preURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs::shop-pre-deploy"
-	appURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App::shop-app"
-	depURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::shop"
-	svcURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:core/v1:Service::shop"
+	appURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase::shop-app"
+	depURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::shop"
+	svcURN    = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Service::shop"
 	postURN   = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs::shop-post-deploy"
 	schemaURN = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-migrate-schema"
 	indexURN  = "urn:pulumi:%s::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-migrate-search-index"
@@ -430,8 +430,8 @@ func TestWaveEdges(t *testing.T) {
 	r := runStack(t, "dev", cfg)
 	const (
 		jobs       = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::"
-		deployment = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::shop"
-		service    = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:core/v1:Service::shop"
+		deployment = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::shop"
+		service    = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Service::shop"
 	)
 	deps := func(urn string) []string { return r.byURN(urn).RegisterRPC.GetDependencies() }
 

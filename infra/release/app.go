@@ -8,12 +8,13 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
-// AppType is the type token of the app phase.
-const AppType = "pulumi-jobs:index:App"
+// AppType is the type token of the app phase. It is not App's, the type of
+// the app's args: one token, one thing.
+const AppType = "pulumi-jobs:index:AppPhase"
 
 // AnnotationSkipAwait tells the Kubernetes provider not to await a resource.
 const AnnotationSkipAwait = "pulumi.com/skipAwait"
@@ -21,7 +22,7 @@ const AnnotationSkipAwait = "pulumi.com/skipAwait"
 // portName is the name of the app's container port, which the Service targets.
 const portName = "http"
 
-// AppPhase is the app phase of a release (pulumi-jobs:index:App): the app's
+// AppPhase is the app phase of a release (pulumi-jobs:index:AppPhase): the app's
 // Deployment and its ClusterIP Service. Both depend on every pre-deploy Job,
 // so a release's pods never start before its migrations have completed and a
 // failed migration leaves the running app untouched.
@@ -49,6 +50,21 @@ type AppPhase struct {
 	objects []pulumi.Resource
 }
 
+// registerAppPhase registers the app phase component of the release name,
+// with aliases to the tokens and names earlier versions gave it (its
+// children follow it: the engine derives their aliases from their parent's).
+func registerAppPhase(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (*AppPhase, error) {
+	d := &AppPhase{}
+	opts = append(opts, pulumi.Aliases([]pulumi.Alias{
+		{Type: pulumi.String(legacyAppType)},
+		{Name: pulumi.String(name + "-deploy"), Type: pulumi.String(legacyDeployType)},
+	}))
+	if err := ctx.RegisterComponentResource(AppType, name+"-app", d, opts...); err != nil {
+		return nil, fmt.Errorf("registering the app of release %q: %w", name, err)
+	}
+	return d, nil
+}
+
 // appInputs are the inputs of the app phase that come from the release.
 type appInputs struct {
 	namespace      pulumi.StringInput
@@ -62,11 +78,9 @@ type appInputs struct {
 // DependsOn on the pre-deploy Jobs, which the Deployment and Service get
 // too (a component's DependsOn alone would not order its children).
 func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ...pulumi.ResourceOption) (*AppPhase, error) {
-	d := &AppPhase{}
-	// Earlier versions called the app phase <name>-deploy of type Deploy.
-	opts = append(opts, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(name + "-deploy"), Type: pulumi.String(legacyDeployType)}}))
-	if err := ctx.RegisterComponentResource(AppType, name+"-app", d, opts...); err != nil {
-		return nil, fmt.Errorf("registering the app of release %q: %w", name, err)
+	d, err := registerAppPhase(ctx, name, opts...)
+	if err != nil {
+		return nil, err
 	}
 	ro, err := pulumi.NewResourceOptions(opts...)
 	if err != nil {
@@ -77,8 +91,8 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 	selector := pulumi.StringMap{"app.kubernetes.io/name": pulumi.String(app.Name)}
 	labels := pulumi.StringMap{
 		"app.kubernetes.io/name": pulumi.String(app.Name),
-		jobs.LabelPartOf:         pulumi.String(app.Name),
-		jobs.LabelManagedBy:      pulumi.String("pulumi"),
+		vocab.LabelPartOf:        pulumi.String(app.Name),
+		vocab.LabelManagedBy:     pulumi.String("pulumi"),
 	}
 	probe := corev1.ProbeArgs{
 		TcpSocket:        corev1.TCPSocketActionArgs{Port: pulumi.String(portName)},
@@ -173,10 +187,10 @@ func (d *AppPhase) registerOutputs(ctx *pulumi.Context, name string) error {
 	return nil
 }
 
-// Resources returns what post-deploy Jobs wait for: the Deployment (Available
+// Children returns what post-deploy Jobs wait for: the Deployment (Available
 // with the new ReplicaSet) and the Service, or every object of the app from
 // files, each awaited as the provider awaits its kind.
-func (d *AppPhase) Resources() []pulumi.Resource {
+func (d *AppPhase) Children() []pulumi.Resource {
 	if d.Deployment == nil {
 		// From files (or a chart with hooks only: no object at all).
 		return d.objects

@@ -9,8 +9,8 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // Argo CD's annotations on a resource hook.
@@ -90,6 +90,6 @@ func kindRank(kind string) int {
 // hasReleaseID reports whether the release has an id, so that hooks run
 // again for each new one (onRelease).
 func hasReleaseID(args *Args) bool {
-	_, literal := jobs.Literal(args.ReleaseID)
+	_, literal := vocab.Literal(args.ReleaseID)
 	return literal || args.ReleaseID != nil
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // Chart is the app as a Helm chart: its objects are the app phase, and its
@@ -114,9 +115,9 @@ func checkChart(p *check.Problems, c *Chart) {
 func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config) (objs []manifest.Object, lookup bool) {
 	args := plan.Args
 	c := args.App.Chart
-	ns, _ := jobs.Literal(args.Namespace)
+	ns, _ := vocab.Literal(args.Namespace)
 	r, err := chart.Render(chart.Args{
-		Root: plan.env.Root, Path: c.Path, Repo: c.Repo, Chart: c.Name, Version: c.Version,
+		Root: plan.stack.Dir, Path: c.Path, Repo: c.Repo, Chart: c.Name, Version: c.Version,
 		Values: c.Values, ValuesFiles: c.ValuesFiles, ReleaseName: args.App.Name, Namespace: ns, Tests: c.Tests,
 		IsUpgrade: rec != nil, Cluster: cluster,
 	})
@@ -260,7 +261,7 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 		}
 		return slices.Index(weights, h.Weight)
 	}
-	image, _ := jobs.Literal(args.Image)
+	image, _ := vocab.Literal(args.Image)
 	var extra Hooks
 	var planned []jobs.Planned
 	for _, h := range hooks {
@@ -372,6 +373,6 @@ func podAsJob(pod map[string]any) map[string]any {
 
 // nsOf is the release's namespace when it is a plain string.
 func nsOf(args *Args) string {
-	ns, _ := jobs.Literal(args.Namespace)
+	ns, _ := vocab.Literal(args.Namespace)
 	return ns
 }

@@ -12,8 +12,8 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // fromFiles reports whether the app comes from the team's own files (or a
@@ -23,7 +23,7 @@ func (a App) fromFiles() bool { return a.Manifests != "" || a.Chart != nil }
 // planFiles reads the app's objects from app.manifests into plan (see
 // finishFiles), Argo CD's hooks among them as phases; a chart is only
 // checked here, and rendered by planChart.
-func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
+func planFiles(p *check.Problems, stack vocab.Stack, args *Args, plan *Plan) {
 	a := args.App
 	for _, f := range []struct {
 		key string
@@ -37,17 +37,17 @@ func planFiles(p *check.Problems, env jobs.Env, args *Args, plan *Plan) {
 		p.Add("app.manifests", "set either app.manifests or app.chart, not both")
 		return
 	}
-	if _, nsKnown := jobs.Literal(args.Namespace); !nsKnown {
+	if _, nsKnown := vocab.Literal(args.Namespace); !nsKnown {
 		p.Add("namespace", "must be a plain string when the app comes from files: it is written into every object before the engine runs")
 	}
-	if _, imageKnown := jobs.Literal(args.Image); !imageKnown {
+	if _, imageKnown := vocab.Literal(args.Image); !imageKnown {
 		p.Add("image", "must be a plain string when the app comes from files: it is written into the files' containers before the engine runs")
 	}
 	var objs []manifest.Object
 	source := "app.manifests"
 	if a.Manifests != "" {
 		var err error
-		if objs, err = manifest.Load(env.Root, a.Manifests); err != nil {
+		if objs, err = manifest.Load(stack.Dir, a.Manifests); err != nil {
 			p.Add("app.manifests", "%v", err)
 			return
 		}
@@ -84,8 +84,8 @@ func asRuns(hooks []chart.Hook, args *Args) []hookRun {
 // files leave unset.
 func finishFiles(p *check.Problems, args *Args, plan *Plan, objs []manifest.Object, source string) {
 	a := args.App
-	ns, nsKnown := jobs.Literal(args.Namespace)
-	image, imageKnown := jobs.Literal(args.Image)
+	ns, nsKnown := vocab.Literal(args.Namespace)
+	image, imageKnown := vocab.Literal(args.Image)
 	for _, o := range objs {
 		if manifest.Kind(o) == "Namespace" {
 			p.Add(source, "%s: the release's namespace is %q (namespace, createNamespace); remove the Namespace from the files", o, ns)
@@ -173,9 +173,9 @@ const AddressAssigned = "jsonpath={.status.loadBalancer.ingress[0]}"
 // CustomResourceDefinitions when it is not one. The provider's own
 // ConfigGroup is not used: its children record no dependency in state.
 func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.ResourceOption) (*AppPhase, error) {
-	d := &AppPhase{}
-	if err := ctx.RegisterComponentResource(AppType, name+"-app", d, opts...); err != nil {
-		return nil, fmt.Errorf("registering the app of release %q: %w", name, err)
+	d, err := registerAppPhase(ctx, name, opts...)
+	if err != nil {
+		return nil, err
 	}
 	ro, err := pulumi.NewResourceOptions(opts...)
 	if err != nil {

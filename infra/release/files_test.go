@@ -10,15 +10,16 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // URNs of the Flux-style release below.
 const (
 	fluxPrefix     = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release"
 	fluxMigration  = fluxPrefix + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::my-app-pre-deploy-db-migration"
-	fluxDeployment = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::my-app-my-app/my-app"
-	fluxService    = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:core/v1:Service::my-app-my-app/my-app"
-	fluxIngress    = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:networking.k8s.io/v1:Ingress::my-app-my-app/my-app"
+	fluxDeployment = fluxPrefix + "$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::my-app-my-app/my-app"
+	fluxService    = fluxPrefix + "$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Service::my-app-my-app/my-app"
+	fluxIngress    = fluxPrefix + "$pulumi-jobs:index:AppPhase$kubernetes:networking.k8s.io/v1:Ingress::my-app-my-app/my-app"
 	fluxSmoke      = fluxPrefix + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::my-app-post-deploy-smoke"
 )
 
@@ -86,7 +87,7 @@ func TestKeptObjects(t *testing.T) {
 	args := fluxArgs()
 	args.App.Manifests = "../manifest/testdata/keep"
 	regs := runProgram(t, "dev", newRelease("my-app", args))
-	const app = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:core/v1:"
+	const app = fluxPrefix + "$pulumi-jobs:index:AppPhase$kubernetes:core/v1:"
 	assert.True(t, regs.get(t, app+"PersistentVolumeClaim::my-app-my-app/data").RegisterRPC.GetRetainOnDelete(), "the claim outlives the release")
 	assert.False(t, regs.get(t, app+"ConfigMap::my-app-my-app/settings").RegisterRPC.GetRetainOnDelete())
 	assert.Equal(t, []string{fluxMigration}, regs.get(t, app+"PersistentVolumeClaim::my-app-my-app/data").RegisterRPC.GetDependencies(),
@@ -95,7 +96,7 @@ func TestKeptObjects(t *testing.T) {
 		"the namespace the release creates is kept too: deleting it would delete the claim")
 
 	p := &check.Problems{}
-	plan := release.NewPlan(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
+	plan := release.NewPlan(p, "my-app", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, args)
 	require.Empty(t, p.List)
 	assert.Equal(t, []string{"image ghcr.io/org/my-app:v1.0.0 matches no container of app.manifests by repository, so the files' own images stand", `PersistentVolumeClaim/data (../manifest/testdata/keep/data.yaml) (helm.sh/resource-policy: keep) ask to be kept, ` +
 		`so the namespace "my-app" that this release creates is kept on destroy too (deleting it would delete them); delete it yourself once they are no longer needed`},
@@ -115,7 +116,7 @@ func TestArgoCDHooks(t *testing.T) {
 	args := fluxArgs()
 	args.App.Manifests = "../manifest/testdata/hooks/argo"
 	args.PreDeploy, args.PostDeploy = nil, nil
-	plan := release.NewPlan(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
+	plan := release.NewPlan(p, "my-app", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, args)
 	require.Empty(t, p.List)
 
 	var app []string
@@ -141,7 +142,7 @@ func TestArgoCDHooks(t *testing.T) {
 	// test for the Service, the migration for its ConfigMap.
 	regs := runProgram(t, "dev", newRelease("my-app", args))
 	const jobs = fluxPrefix + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::"
-	service := fluxPrefix + "$pulumi-jobs:index:App$kubernetes:core/v1:Service::my-app-my-app/my-app"
+	service := fluxPrefix + "$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Service::my-app-my-app/my-app"
 	settings := fluxPrefix + "$kubernetes:core/v1:ConfigMap::my-app-hook-my-app/migrate-settings"
 	assert.ElementsMatch(t, []string{jobs + "my-app-pre-deploy-migrate", jobs + "my-app-pre-deploy-seed"}, regs.get(t, service).RegisterRPC.GetDependencies())
 	assert.Contains(t, regs.get(t, jobs+"my-app-post-deploy-smoke-test").RegisterRPC.GetDependencies(), service)
@@ -158,7 +159,7 @@ func TestCustomResourcesAfterTheirDefinitions(t *testing.T) {
 	args := fluxArgs()
 	args.App.Manifests = "../manifest/testdata/crd"
 	regs := runProgram(t, "dev", newRelease("my-app", args))
-	const app = fluxPrefix + "$pulumi-jobs:index:App$kubernetes:"
+	const app = fluxPrefix + "$pulumi-jobs:index:AppPhase$kubernetes:"
 	crd := app + "apiextensions.k8s.io/v1:CustomResourceDefinition::my-app-backups.example.com"
 	assert.Equal(t, []string{fluxMigration}, regs.get(t, crd).RegisterRPC.GetDependencies())
 	for _, urn := range []string{app + "example.com/v1:Backup::my-app-my-app/nightly", app + "core/v1:ConfigMap::my-app-my-app/settings"} {
@@ -191,7 +192,7 @@ func TestAppFromFilesRefusals(t *testing.T) {
 			args := fluxArgs()
 			c.mutate(args)
 			p := &check.Problems{}
-			release.NewPlan(p, "my-app", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, args)
+			release.NewPlan(p, "my-app", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, args)
 			var found bool
 			for _, q := range p.List {
 				if q.Key == c.key {
@@ -206,7 +207,7 @@ func TestAppFromFilesRefusals(t *testing.T) {
 
 func TestAppFromChart(t *testing.T) {
 	p := &check.Problems{}
-	plan := release.NewPlan(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	plan := release.NewPlan(p, "shop", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace: pulumi.String("shop"),
 		Image:     pulumi.String("ghcr.io/acme/shop:2.0.0"),
 		ReleaseID: pulumi.String("build-7"),

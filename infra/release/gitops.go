@@ -16,7 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // GitOpsType is the type token of the operator hand-over component.
@@ -168,7 +168,7 @@ func newGitOps(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.Str
 	}
 	o := plan.Args.GitOps.withDefaults(plan.App.Name)
 	parent := pulumi.Parent(g)
-	labels := pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")}
+	labels := pulumi.StringMap{vocab.LabelPartOf: pulumi.String(plan.App.Name), vocab.LabelManagedBy: pulumi.String("pulumi")}
 	owned := pulumi.ToStringMap(plan.Marks())
 
 	sa, err := corev1.NewServiceAccount(ctx, name+"-sa", &corev1.ServiceAccountArgs{

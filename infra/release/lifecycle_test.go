@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // hookJob is what a test compares of a chart's hook Job as a release plans it.
@@ -40,7 +41,7 @@ func hookJobs(waves []jobs.Wave) []hookJob {
 func ledgerPlan(t *testing.T, image string) release.Plan {
 	t.Helper()
 	p := &check.Problems{}
-	plan := release.NewPlan(p, "ledger", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	plan := release.NewPlan(p, "ledger", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace: pulumi.String("ledger"),
 		Image:     pulumi.String(image),
 		App:       release.App{Name: "ledger", Chart: &release.Chart{Path: "../chart/testdata/ledger"}},
@@ -167,7 +168,7 @@ func TestChartLifecycle(t *testing.T) {
 // without a trigger, so only a change of its own spec runs it again.
 func TestChartOnChange(t *testing.T) {
 	p := &check.Problems{}
-	plan := release.NewPlan(p, "ledger", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	plan := release.NewPlan(p, "ledger", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace: pulumi.String("ledger"),
 		Image:     pulumi.String("ghcr.io/acme/ledger:1.1.0"),
 		App:       release.App{Name: "ledger", Chart: &release.Chart{Path: "../chart/testdata/ledger", Rerun: "onChange"}},
@@ -179,7 +180,7 @@ func TestChartOnChange(t *testing.T) {
 	assert.Equal(t, []hookJob{{0, "ledger-seed", "", true}, {1, refreshViews, "", false}}, hookJobs(plan.PostDeploy))
 
 	bad := &check.Problems{}
-	release.NewPlan(bad, "ledger", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, &release.Args{
+	release.NewPlan(bad, "ledger", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, &release.Args{
 		Namespace: pulumi.String("ledger"), Image: pulumi.String("ghcr.io/acme/ledger:1.1.0"),
 		App: release.App{Name: "ledger", Chart: &release.Chart{Path: "../chart/testdata/ledger", Rerun: "always"}},
 	})
@@ -244,7 +245,7 @@ func TestChartRegistrations(t *testing.T) {
 	assert.Equal(t, "pulumi-jobs.chart.ledger", prop(t, rec.Inputs, "metadata.name").StringValue())
 
 	// The cluster now holds the record and the password the install created.
-	secret := install.get(t, "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:core/v1:Secret::ledger-ledger/ledger-db")
+	secret := install.get(t, "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Secret::ledger-ledger/ledger-db")
 	data := secret.Inputs["data"]
 	require.True(t, data.IsSecret(), "the password is a secret in state")
 	encoded := data.SecretValue().Element.ObjectValue()["password"].StringValue()

@@ -31,10 +31,12 @@ func resolve(ctx *pulumi.Context, name string, plan *Plan, opts []pulumi.Resourc
 	if err != nil {
 		return fmt.Errorf("reading the namespace of release %q: %w", name, err)
 	}
-	cluster, why := args.Cluster, ""
+	// why says why there is no cluster to ask, when there is none.
+	var why error
+	cluster := args.Cluster
 	switch {
 	case !known:
-		why = "the namespace is not known before the engine creates what it comes from"
+		why = errors.New("the namespace is not known before the engine creates what it comes from")
 	case cluster == nil:
 		if cluster, why, err = connect(ctx, name, args, opts); err != nil {
 			return err
@@ -46,11 +48,11 @@ func resolve(ctx *pulumi.Context, name string, plan *Plan, opts []pulumi.Resourc
 		}
 	}
 	if cluster == nil {
-		if known && why == ownership.ErrNoCluster.Error() {
+		if errors.Is(why, ownership.ErrNoCluster) {
 			return warn(ctx, fmt.Sprintf("release %s: %v, so none of its objects could be looked up; "+
 				"the Kubernetes provider cannot create any without one either", name, ownership.ErrNoCluster))
 		}
-		return warn(ctx, fmt.Sprintf("release %s: %s, so which of its objects exist is checked on up, not in this preview", name, why))
+		return warn(ctx, fmt.Sprintf("release %s: %v, so which of its objects exist is checked on up, not in this preview", name, why))
 	}
 	claims, err := ownership.Check(ctx.Context(), cluster, plan.Owner, plan.refs(ns), plan.Adopt)
 	if err != nil {
@@ -74,7 +76,7 @@ func resolve(ctx *pulumi.Context, name string, plan *Plan, opts []pulumi.Resourc
 // the cluster. Without a cluster (why says why) it renders an install, and
 // refuses a chart that calls lookup: its objects would differ from the
 // ones up renders.
-func resolveChart(ctx *pulumi.Context, name string, plan *Plan, cluster ownership.Cluster, ns, why string) error {
+func resolveChart(ctx *pulumi.Context, name string, plan *Plan, cluster ownership.Cluster, ns string, why error) error {
 	var rec *Record
 	var config *rest.Config
 	if cluster != nil {
@@ -89,13 +91,17 @@ func resolveChart(ctx *pulumi.Context, name string, plan *Plan, cluster ownershi
 		}
 		config = cluster.RESTConfig()
 	}
-	if err := plan.RenderChart(rec, config, why); err != nil {
+	noCluster := ""
+	if why != nil {
+		noCluster = why.Error()
+	}
+	if err := plan.RenderChart(rec, config, noCluster); err != nil {
 		return err
 	}
 	var msg string
 	switch next := plan.record; {
 	case cluster == nil:
-		msg = fmt.Sprintf("release %s: %s, so its chart is rendered as an install here; up asks the cluster", name, why)
+		msg = fmt.Sprintf("release %s: %v, so its chart is rendered as an install here; up asks the cluster", name, why)
 	case rec == nil:
 		msg = fmt.Sprintf("release %s: chart install (no record %s in the cluster): install hooks run", name, RecordName(plan.App.Name))
 	case next.Revision == rec.Revision:
@@ -118,15 +124,16 @@ func resolveChart(ctx *pulumi.Context, name string, plan *Plan, cluster ownershi
 // Kubernetes provider passed as an option names a cluster the release cannot
 // read, so it is refused unless kubeconfig or context say the cluster too.
 // When there is no cluster to ask, why says why: kubeconfig or context is
-// not known yet (preview), or none is configured (ownership.ErrNoCluster).
-func connect(ctx *pulumi.Context, name string, args *Args, opts []pulumi.ResourceOption) (c ownership.Cluster, why string, err error) {
+// not known yet (preview), or none is configured (ownership.ErrNoCluster
+// itself); err is a cluster that cannot be asked.
+func connect(ctx *pulumi.Context, name string, args *Args, opts []pulumi.ResourceOption) (c ownership.Cluster, why, err error) {
 	if args.Kubeconfig == nil && args.Context == nil {
 		explicit, err := explicitProvider(ctx, opts)
 		if err != nil {
-			return nil, "", fmt.Errorf("reading the options of release %q: %w", name, err)
+			return nil, nil, fmt.Errorf("reading the options of release %q: %w", name, err)
 		}
 		if explicit {
-			return nil, "", fmt.Errorf("release %q is given a Kubernetes provider, and cannot read which cluster it points at to check "+
+			return nil, nil, fmt.Errorf("release %q is given a Kubernetes provider, and cannot read which cluster it points at to check "+
 				"that none of the objects it would create exists already (it never takes over what it did not create). Nothing was changed.\n"+
 				"Fix: pass that cluster as the release's kubeconfig (and context) instead of the provider option", name)
 		}
@@ -144,22 +151,22 @@ func connect(ctx *pulumi.Context, name string, args *Args, opts []pulumi.Resourc
 			}
 			v, ok, err := await(ctx, in.v)
 			if err != nil {
-				return nil, "", fmt.Errorf("reading the kubeconfig of release %q: %w", name, err)
+				return nil, nil, fmt.Errorf("reading the kubeconfig of release %q: %w", name, err)
 			}
 			if !ok {
-				return nil, "its kubeconfig is not known before the engine creates what it comes from", nil
+				return nil, errors.New("its kubeconfig is not known before the engine creates what it comes from"), nil
 			}
 			*in.out = v
 		}
 	}
 	c, err = ownership.Connect(kubeconfig, kctx)
 	if errors.Is(err, ownership.ErrNoCluster) {
-		return nil, ownership.ErrNoCluster.Error(), nil
+		return nil, ownership.ErrNoCluster, nil
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("release %q cannot reach its cluster to check that none of the objects it would create exists already (nothing was changed): %w", name, err)
+		return nil, nil, fmt.Errorf("release %q cannot reach its cluster to check that none of the objects it would create exists already (nothing was changed): %w", name, err)
 	}
-	return c, "", nil
+	return c, nil, nil
 }
 
 // explicitProvider says whether opts pass a Kubernetes provider.

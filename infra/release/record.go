@@ -15,8 +15,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // Record is what the last completed release of a chart left in the
@@ -91,11 +91,11 @@ func digest(r chart.Rendered, args *Args) string {
 	var id string
 	if args.ReleaseID != nil {
 		var known bool
-		if id, known = jobs.Literal(args.ReleaseID); !known {
+		if id, known = vocab.Literal(args.ReleaseID); !known {
 			return ""
 		}
 	}
-	image, _ := jobs.Literal(args.Image)
+	image, _ := vocab.Literal(args.Image)
 	type entry struct {
 		Source string
 		Object map[string]any
@@ -137,7 +137,7 @@ func registerRecord(ctx *pulumi.Context, name string, plan Plan, namespace pulum
 		Metadata: metav1.ObjectMetaArgs{
 			Name:        pulumi.String(RecordName(plan.App.Name)),
 			Namespace:   namespace,
-			Labels:      pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")},
+			Labels:      pulumi.StringMap{vocab.LabelPartOf: pulumi.String(plan.App.Name), vocab.LabelManagedBy: pulumi.String("pulumi")},
 			Annotations: pulumi.ToStringMap(ann),
 		},
 	}, opts...)

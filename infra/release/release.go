@@ -2,9 +2,9 @@
 // application released in three phases that the engine's dependency graph
 // runs in this order every time:
 //
-//	<name>-pre-deploy   Jobs (pulumi-jobs:index:Jobs)  waves of Jobs, e.g. migrations
-//	<name>-app          App  (pulumi-jobs:index:App)   the app's Deployment and Service
-//	<name>-post-deploy  Jobs (pulumi-jobs:index:Jobs)  waves of Jobs, e.g. smoke tests
+//	<name>-pre-deploy   Jobs      (pulumi-jobs:index:Jobs)      waves of Jobs, e.g. migrations
+//	<name>-app          AppPhase  (pulumi-jobs:index:AppPhase)  the app's Deployment and Service
+//	<name>-post-deploy  Jobs      (pulumi-jobs:index:Jobs)      waves of Jobs, e.g. smoke tests
 //
 // plus, when asked, the namespace (created and owned, Pod Security
 // "restricted" enforced), the Secret holding the database URL, and the
@@ -33,12 +33,13 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // Type is the Release component's type token.
 const Type = "pulumi-jobs:index:Release"
 
-// The labels of the phases' Jobs (jobs.LabelPhase).
+// The labels of the phases' Jobs (vocab.LabelPhase).
 const (
 	PreDeployPhase  = "pre-deploy"
 	PostDeployPhase = "post-deploy"
@@ -49,6 +50,9 @@ const (
 const (
 	legacyPreDeployType  = "pulumi-jobs:index:PreDeploy"
 	legacyDeployType     = "pulumi-jobs:index:Deploy"
+	// legacyAppType is the app phase's token in 0.2 and 0.3, which the
+	// App args type (app: in the config and the schema) has too.
+	legacyAppType = "pulumi-jobs:index:App"
 	legacyPostDeployType = "pulumi-jobs:index:PostDeploy"
 )
 
@@ -182,9 +186,9 @@ type Plan struct {
 
 	// hookImages counts the hooks' containers given the release image.
 	hookImages int
-	// name is the release's name and env where it is constructed.
-	name string
-	env  jobs.Env
+	// name is the release's name and stack where it is constructed.
+	name  string
+	stack vocab.Stack
 	// record is what a chart's release leaves in the cluster once it has
 	// succeeded (planChart); nil for an app that is not a chart.
 	record *Record
@@ -205,22 +209,22 @@ type AppPlan struct {
 	Objects []manifest.Object
 }
 
-// NewPlan validates the args of the release name, constructed in env, and
+// NewPlan validates the args of the release name, constructed in stack, and
 // applies the defaults. Every problem is added to p, keys as the args spell them
 // ("app.name", "preDeploy[1].timeout", "gitops.targetStack").
-func NewPlan(p *check.Problems, name string, env jobs.Env, args *Args) Plan {
+func NewPlan(p *check.Problems, name string, stack vocab.Stack, args *Args) Plan {
 	if args == nil {
 		args = &Args{}
 	}
 	plan := Plan{
 		Args: args, CreateNamespace: args.CreateNamespace == nil || *args.CreateNamespace,
-		Owner: ownership.Owner(env.Project, env.Stack, name), Adopt: args.Adopt != nil && *args.Adopt,
-		name: name, env: env,
+		Owner: ownership.Owner(stack.Project, stack.Name, name), Adopt: args.Adopt != nil && *args.Adopt,
+		name: name, stack: stack,
 	}
 	ns, nsKnown := "", false
 	if args.Namespace == nil {
 		p.Add("namespace", "required; the Kubernetes namespace of the release, e.g. shop")
-	} else if ns, nsKnown = jobs.Literal(args.Namespace); nsKnown {
+	} else if ns, nsKnown = vocab.Literal(args.Namespace); nsKnown {
 		if ns == "" {
 			p.Add("namespace", "required; the Kubernetes namespace of the release, e.g. shop")
 		} else {
@@ -229,11 +233,11 @@ func NewPlan(p *check.Problems, name string, env jobs.Env, args *Args) Plan {
 	}
 	if args.Image == nil {
 		p.Add("image", `required; the image to release as repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`)
-	} else if img, ok := jobs.Literal(args.Image); ok {
+	} else if img, ok := vocab.Literal(args.Image); ok {
 		if img == "" {
 			p.Add("image", `required; the image to release as repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`)
 		} else {
-			check.Image(p, "image", img, env.Stack)
+			check.Image(p, "image", img, stack.Name)
 		}
 	}
 	plan.App = checkApp(p, args.App)
@@ -250,15 +254,15 @@ func NewPlan(p *check.Problems, name string, env jobs.Env, args *Args) Plan {
 			FillPodSecurity: &plan.CreateNamespace,
 		}
 	}
-	plan.PreDeploy = jobs.Plan(p, "preDeploy", name+"-"+PreDeployPhase, env, jobArgs(args.PreDeploy, PreDeployPhase))
-	plan.PostDeploy = jobs.Plan(p, "postDeploy", name+"-"+PostDeployPhase, env, jobArgs(args.PostDeploy, PostDeployPhase))
+	plan.PreDeploy = jobs.Plan(p, "preDeploy", name+"-"+PreDeployPhase, stack, jobArgs(args.PreDeploy, PreDeployPhase))
+	plan.PostDeploy = jobs.Plan(p, "postDeploy", name+"-"+PostDeployPhase, stack, jobArgs(args.PostDeploy, PostDeployPhase))
 	checkUniqueNames(p, args)
 	if args.App.fromFiles() {
 		// After the phases' own jobs: a chart's hook Jobs join their waves.
-		planFiles(p, env, args, &plan)
+		planFiles(p, stack, args, &plan)
 	}
 	if args.GitOps != nil {
-		checkGitOps(p, args.GitOps, env.Stack, env.Project, ns)
+		checkGitOps(p, args.GitOps, stack.Name, stack.Project, ns)
 	}
 	return plan
 }
@@ -313,7 +317,7 @@ func checkUniqueNames(p *check.Problems, args *Args) {
 // all at once, as a *check.ArgsError, before anything is registered.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Release, error) {
 	p := &check.Problems{}
-	plan := NewPlan(p, name, jobs.EnvOf(ctx), args)
+	plan := NewPlan(p, name, vocab.StackOf(ctx), args)
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
 	}
@@ -368,7 +372,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	namespace := args.Namespace.ToStringOutput()
 	if plan.CreateNamespace {
 		nsOpts := slices.Clip(childOpts)
-		if ns, ok := jobs.Literal(args.Namespace); ok && ns != name {
+		if ns, ok := vocab.Literal(args.Namespace); ok && ns != name {
 			// Earlier versions named the Namespace resource after the namespace.
 			nsOpts = append(nsOpts, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(ns)}}))
 		}
@@ -395,7 +399,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		secret, err := corev1.NewSecret(ctx, name+"-database", &corev1.SecretArgs{
 			Metadata: metav1.ObjectMetaArgs{
 				Namespace:   namespace,
-				Labels:      pulumi.StringMap{jobs.LabelPartOf: pulumi.String(plan.App.Name), jobs.LabelManagedBy: pulumi.String("pulumi")},
+				Labels:      pulumi.StringMap{vocab.LabelPartOf: pulumi.String(plan.App.Name), vocab.LabelManagedBy: pulumi.String("pulumi")},
 				Annotations: pulumi.ToStringMap(plan.Marks()),
 			},
 			Type:       pulumi.String("Opaque"),
@@ -426,7 +430,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		pulumi.DependsOn(preHooks)); err != nil {
 		return nil, err
 	}
-	appOpts := append(childOpts, pulumi.DependsOn(r.PreDeploy.Resources()))
+	appOpts := append(childOpts, pulumi.DependsOn(r.PreDeploy.Children()))
 	if args.App.fromFiles() {
 		r.App, err = newFilesApp(ctx, name, plan.App, appOpts...)
 	} else {
@@ -435,17 +439,17 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	if err != nil {
 		return nil, err
 	}
-	postHooks, err := registerHooks(ctx, name, PostDeployPhase, plan.PostHooks, append(childOpts, pulumi.DependsOn(r.App.Resources()))...)
+	postHooks, err := registerHooks(ctx, name, PostDeployPhase, plan.PostHooks, append(childOpts, pulumi.DependsOn(r.App.Children()))...)
 	if err != nil {
 		return nil, err
 	}
 	if r.PostDeploy, err = phase(name+"-"+PostDeployPhase, PostDeployPhase, legacyPostDeployType, args.PostDeploy, plan.PostDeploy,
-		pulumi.DependsOn(r.App.Resources()), pulumi.DependsOn(postHooks)); err != nil {
+		pulumi.DependsOn(r.App.Children()), pulumi.DependsOn(postHooks)); err != nil {
 		return nil, err
 	}
 	if plan.record != nil {
 		if err := registerRecord(ctx, name, plan, namespace, append(childOpts,
-			pulumi.DependsOn(r.App.Resources()), pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Resources()))...); err != nil {
+			pulumi.DependsOn(r.App.Children()), pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()))...); err != nil {
 			return nil, err
 		}
 	}
@@ -502,7 +506,7 @@ func namespaceLabels(app string) pulumi.StringMap {
 		"pod-security.kubernetes.io/enforce-version": pulumi.String("latest"),
 		"pod-security.kubernetes.io/warn":            pulumi.String("restricted"),
 		"pod-security.kubernetes.io/audit":           pulumi.String("restricted"),
-		jobs.LabelPartOf:                             pulumi.String(app),
-		jobs.LabelManagedBy:                          pulumi.String("pulumi"),
+		vocab.LabelPartOf:                            pulumi.String(app),
+		vocab.LabelManagedBy:                         pulumi.String("pulumi"),
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // The URNs of the release "shop" of shopArgs on stack dev, spelled out.
@@ -29,9 +30,9 @@ const (
 	migrateURN    = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-migrate-schema"
 	indexURN      = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-migrate-search-index"
 	seedURN       = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-seed-reference-data"
-	appURN        = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App::shop-app"
-	deploymentURN = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::shop"
-	serviceURN    = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:core/v1:Service::shop"
+	appURN        = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase::shop-app"
+	deploymentURN = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::shop"
+	serviceURN    = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Service::shop"
 	postURN       = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs::shop-post-deploy"
 	warmURN       = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-post-deploy-warm-cache"
 	smokeURN      = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-post-deploy-smoke-test"
@@ -204,7 +205,7 @@ func TestOptions(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, []alias{{"", "pulumi-jobs:index:PreDeploy"}}, aliases(preURN))
-	assert.Equal(t, []alias{{"shop-deploy", "pulumi-jobs:index:Deploy"}}, aliases(appURN))
+	assert.Equal(t, []alias{{"", "pulumi-jobs:index:App"}, {"shop-deploy", "pulumi-jobs:index:Deploy"}}, aliases(appURN))
 	assert.Equal(t, []alias{{"", "pulumi-jobs:index:PostDeploy"}}, aliases(postURN))
 	assert.Equal(t, []alias{{"migrate-schema", ""}}, aliases(migrateURN))
 	assert.Equal(t, []alias{{"smoke-test", ""}}, aliases(smokeURN))
@@ -351,16 +352,16 @@ func TestDefaults(t *testing.T) {
 		PreDeploy: []jobs.Job{{Name: "migrate", Command: []string{"m"}}},
 	}))
 	const (
-		webDeployment = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::web"
+		webDeployment = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::web"
 		webMigrate    = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::web-pre-deploy-migrate"
 	)
 	assert.ElementsMatch(t, []string{
 		"urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release::web",
 		"urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs::web-pre-deploy",
 		webMigrate,
-		"urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App::web-app",
+		"urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase::web-app",
 		webDeployment,
-		"urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:App$kubernetes:core/v1:Service::web",
+		"urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Service::web",
 		"urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:Jobs::web-post-deploy",
 	}, r.order, "no Namespace, no Secret, an empty post-deploy phase")
 	dep := r.get(t, webDeployment)
@@ -423,29 +424,29 @@ func TestTwoReleases(t *testing.T) {
 		p + "$kubernetes:core/v1:Namespace::shop",
 		p + "$pulumi-jobs:index:Jobs::shop-pre-deploy",
 		p + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-migrate",
-		p + "$pulumi-jobs:index:App::shop-app",
-		p + "$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::shop",
-		p + "$pulumi-jobs:index:App$kubernetes:core/v1:Service::shop",
+		p + "$pulumi-jobs:index:AppPhase::shop-app",
+		p + "$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::shop",
+		p + "$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Service::shop",
 		p + "$pulumi-jobs:index:Jobs::shop-post-deploy",
 		p + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-post-deploy-smoke",
 		p + "::blog",
 		p + "$kubernetes:core/v1:Namespace::blog",
 		p + "$pulumi-jobs:index:Jobs::blog-pre-deploy",
 		p + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::blog-pre-deploy-migrate",
-		p + "$pulumi-jobs:index:App::blog-app",
-		p + "$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::blog",
-		p + "$pulumi-jobs:index:App$kubernetes:core/v1:Service::blog",
+		p + "$pulumi-jobs:index:AppPhase::blog-app",
+		p + "$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::blog",
+		p + "$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Service::blog",
 		p + "$pulumi-jobs:index:Jobs::blog-post-deploy",
 		p + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::blog-post-deploy-smoke",
 	}, r.order)
 	assert.ElementsMatch(t, []string{
 		p + "$kubernetes:core/v1:Namespace::blog",
 		p + "$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::blog-pre-deploy-migrate",
-	}, r.get(t, p+"$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::blog").RegisterRPC.GetDependencies())
+	}, r.get(t, p+"$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::blog").RegisterRPC.GetDependencies())
 	assert.ElementsMatch(t, []string{
 		p + "$kubernetes:core/v1:Namespace::shop",
-		p + "$pulumi-jobs:index:App$kubernetes:apps/v1:Deployment::shop",
-		p + "$pulumi-jobs:index:App$kubernetes:core/v1:Service::shop",
+		p + "$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::shop",
+		p + "$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Service::shop",
 	}, r.get(t, p+"$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-post-deploy-smoke").RegisterRPC.GetDependencies())
 	assert.Equal(t, "blog", prop(t, r.get(t, p+"$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::blog-pre-deploy-migrate").Inputs,
 		`metadata.labels["app.kubernetes.io/part-of"]`).StringValue())
@@ -709,7 +710,7 @@ func TestInvalidArgsAllAtOnce(t *testing.T) {
 // the Jobs by wave, in wave order.
 func TestNewPlan(t *testing.T) {
 	p := &check.Problems{}
-	plan := release.NewPlan(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, shopArgs())
+	plan := release.NewPlan(p, "shop", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, shopArgs())
 	require.Empty(t, p.List)
 	assert.True(t, plan.CreateNamespace)
 	assert.Equal(t, release.AppPlan{
@@ -734,7 +735,7 @@ func TestNewPlan(t *testing.T) {
 	assert.Equal(t, [][]string{{"warm-cache"}, {"smoke-test"}}, names(plan.PostDeploy))
 	assert.True(t, slices.Equal([]int{0, 1}, []int{plan.PostDeploy[0].Number, plan.PostDeploy[1].Number}))
 
-	plan = release.NewPlan(p, "x", jobs.Env{Stack: "dev", Project: "pulumi-jobs"}, nil)
+	plan = release.NewPlan(p, "x", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, nil)
 	assert.Equal(t, []string{"namespace", "image", "app.name"}, keysOf(p.List))
 }
 

@@ -10,9 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // TestServicesOfFilesAreNotAwaited: the files' ClusterIP, headless and
@@ -36,7 +36,7 @@ func TestServicesOfFilesAreNotAwaited(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(files), 0o644))
 
 	p := &check.Problems{}
-	plan := release.NewPlan(p, "shop", jobs.Env{Stack: "dev", Project: "pulumi-jobs", Root: dir}, &release.Args{
+	plan := release.NewPlan(p, "shop", vocab.Stack{Name: "dev", Project: "pulumi-jobs", Dir: dir}, &release.Args{
 		Namespace: pulumi.String("shop"), Image: pulumi.String("ghcr.io/acme/shop:1.0.0"),
 		App: release.App{Name: "shop", Manifests: "services.yaml"},
 	})
