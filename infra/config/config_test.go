@@ -36,7 +36,7 @@ func TestDefaults(t *testing.T) {
 	}, plan.App)
 	assert.Empty(t, plan.PreDeploy)
 	assert.Equal(t, []jobs.Wave{{Number: 0, Jobs: []jobs.Planned{{
-		Name: "smoke", Command: []string{"smoke"}, Wave: 0, Rerun: "onChange", BackoffLimit: 2, Timeout: 10 * time.Minute,
+		Name: "smoke", Key: "postDeploy[0].name", Command: []string{"smoke"}, Wave: 0, Rerun: "onChange", BackoffLimit: 2, Timeout: 10 * time.Minute,
 		Resources: resources,
 	}}}}, plan.PostDeploy)
 }

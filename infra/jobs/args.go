@@ -112,6 +112,10 @@ type Job struct {
 type Planned struct {
 	// Name is the logical name.
 	Name string
+	// Key is where a problem with the name is reported: the key of the
+	// job's name ("preDeploy[1].name"), or of what the Job comes from
+	// ("app.chart" for a chart's hook, whose file Source names).
+	Key string
 	// Command and Args are the container's command and arguments.
 	Command, Args []string
 	// Image is the Job's own image; nil means the component's.
@@ -166,15 +170,17 @@ type Wave struct {
 // prefix + "[i].field" (prefix is the key of the job list: "jobs" for the
 // component's own args, "preDeploy" for a Release's). name is
 // the component's name, which every Job's resource name starts with.
+// Whether the names are unique is Unique's to check, once every Job of the
+// component or release is planned.
 func Plan(p *check.Problems, prefix, name string, stack vocab.Stack, args *Args) []Wave {
 	if args == nil {
 		args = &Args{}
 	}
 	var jobs []Planned
-	seen := map[string]int{}
 	for i, ja := range args.Jobs {
 		key := fmt.Sprintf("%s[%d]", prefix, i)
 		j := Planned{
+			Key:  key + ".name",
 			Name: ja.Name, Command: ja.Command, Args: ja.Args, Env: ja.Env, Wave: ja.Wave,
 			Rerun: cmp.Or(ja.Rerun, OnChange), Timeout: DefaultTimeout, BackoffLimit: DefaultBackoffLimit,
 			Resources: ja.Resources.WithDefaults(args.Resources), Annotations: ja.Annotations,
@@ -187,11 +193,6 @@ func Plan(p *check.Problems, prefix, name string, stack vocab.Stack, args *Args)
 		} else if j.Name != "" {
 			ja.Name = j.Name
 			check.JobName(p, key+".name", name+"-", ja.Name)
-			if prev, dup := seen[ja.Name]; dup {
-				p.Add(key+".name", "%q is already the name of %s[%d]; job names must be unique", ja.Name, prefix, prev)
-			} else {
-				seen[ja.Name] = i
-			}
 		}
 		switch {
 		case ja.Manifest != "":
@@ -233,6 +234,47 @@ func Plan(p *check.Problems, prefix, name string, stack vocab.Stack, args *Args)
 		jobs = append(jobs, j)
 	}
 	return groupWaves(jobs)
+}
+
+// Unique reports every Job whose name a Job before it in waves already
+// has, under its Key: the name labels the Job and its pods
+// (pulumi-jobs/job), names it in the phase graph and the failure report,
+// and makes its resource name, so the Jobs of one component, or of every
+// phase of a release, need names of their own. It is the one check of it,
+// whatever the Jobs come from: jobs of the args, job manifests, a chart's
+// or Argo CD's hooks.
+func Unique(p *check.Problems, waves ...[]Wave) {
+	first := map[string]Planned{}
+	for _, phase := range waves {
+		for _, w := range phase {
+			for _, j := range w.Jobs {
+				prev, dup := first[j.Name]
+				switch {
+				case j.Name == "":
+				case !dup:
+					first[j.Name] = j
+				case j.isHook() && prev.isHook() && prev.Source == j.Source:
+					p.Add(j.Key, "two hooks of %s run as a Job named %q; job names must be unique: rename one", j.Source, j.Name)
+				case j.isHook():
+					p.Add(j.Key, "a hook of %s runs as a Job named %q, as %s does; job names must be unique: rename one", j.Source, j.Name, prev.origin())
+				default:
+					p.Add(j.Key, "%q is already the name of %s; job names must be unique", j.Name, prev.origin())
+				}
+			}
+		}
+	}
+}
+
+// isHook says whether the Job is a hook's (its Key is not a job's name).
+func (j Planned) isHook() bool { return !strings.HasSuffix(j.Key, ".name") }
+
+// origin names what the Job comes from in a message: the job
+// ("preDeploy[0]") or the hook's file.
+func (j Planned) origin() string {
+	if j.isHook() {
+		return "a hook of " + j.Source
+	}
+	return strings.TrimSuffix(j.Key, ".name")
 }
 
 // planManifest reads the Job of ja.Manifest into j: one batch/v1 Job, its

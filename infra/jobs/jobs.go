@@ -108,6 +108,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 	p := &check.Problems{}
 	checkArgs(p, ctx.Stack(), args)
 	waves := Plan(p, "jobs", name, vocab.StackOf(ctx), args)
+	Unique(p, waves)
 	if len(p.List) > 0 {
 		return nil, &check.ArgsError{Resource: Type + " " + name, Problems: p.List}
 	}

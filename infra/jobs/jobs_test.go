@@ -531,10 +531,10 @@ func TestInvalidArgsAllAtOnce(t *testing.T) {
 	assert.EqualError(t, newErr, "pulumi-jobs:index:Jobs migrations: 6 invalid argument(s); nothing was registered:\n"+
 		"  - namespace: required; the namespace the Jobs run in\n"+
 		"  - jobs[0].image: required when the component has no image; set image here or on the component\n"+
-		"  - jobs[1].name: \"a\" is already the name of jobs[0]; job names must be unique\n"+
 		"  - jobs[1].command: required; a non-empty list, e.g. [\"./migrate\", \"up\"]\n"+
 		"  - jobs[1].image: required when the component has no image; set image here or on the component\n"+
-		"  - jobs[1].timeout: must be positive, got \"0s\"")
+		"  - jobs[1].timeout: must be positive, got \"0s\"\n"+
+		"  - jobs[1].name: \"a\" is already the name of jobs[0]; job names must be unique")
 }
 
 // TestPlan pins the defaults and the wave order of jobs.Plan.
@@ -555,19 +555,19 @@ func TestPlan(t *testing.T) {
 		Requests: &pod.Quantities{CPU: "100m", Memory: "128Mi"},
 		Limits:   &pod.Quantities{CPU: "1", Memory: "256Mi"},
 	}
-	def := func(name string, wave int) jobs.Planned {
+	def := func(name, key string, wave int) jobs.Planned {
 		return jobs.Planned{
-			Name: name, Command: []string{"x"}, Wave: wave, Rerun: "onChange",
+			Name: name, Key: key, Command: []string{"x"}, Wave: wave, Rerun: "onChange",
 			Timeout: 10 * time.Minute, BackoffLimit: 2, Resources: res,
 		}
 	}
-	a2 := def("a2", 0)
+	a2 := def("a2", "preDeploy[2].name", 0)
 	a2.Image, a2.Timeout, a2.BackoffLimit, a2.Rerun = pulumi.String("tools:2"), 90*time.Minute, 5, "once"
 	a2.TimeoutSet, a2.BackoffLimitSet = true, true
 	assert.Equal(t, []jobs.Wave{
-		{Number: 0, Jobs: []jobs.Planned{def("a1", 0), a2}},
-		{Number: 3, Jobs: []jobs.Planned{def("b", 3)}},
-		{Number: 7, Jobs: []jobs.Planned{def("c", 7)}},
+		{Number: 0, Jobs: []jobs.Planned{def("a1", "preDeploy[1].name", 0), a2}},
+		{Number: 3, Jobs: []jobs.Planned{def("b", "preDeploy[3].name", 3)}},
+		{Number: 7, Jobs: []jobs.Planned{def("c", "preDeploy[0].name", 7)}},
 	}, waves)
 
 	assert.Empty(t, jobs.Plan(p, "jobs", "x", vocab.Stack{Name: "dev"}, nil))

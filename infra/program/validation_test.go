@@ -127,7 +127,7 @@ func TestValidation(t *testing.T) {
 		{"job name too long for auto-naming", "dev", func(d *draft) { d.post[0]["name"] = strings.Repeat("a", 38) },
 			"pulumi-jobs:postDeploy[0].name", `with the prefix "shop-post-deploy-" it must be no more than 54 characters, got 55`},
 		{"duplicate job names across phases", "dev", func(d *draft) { d.post[0]["name"] = "migrate" },
-			"pulumi-jobs:postDeploy[0].name", `"migrate" is already the name of preDeploy[0]; job names must be unique across preDeploy and postDeploy`},
+			"pulumi-jobs:postDeploy[0].name", `"migrate" is already the name of preDeploy[0]; job names must be unique`},
 		{"negative wave", "dev", func(d *draft) { d.pre[0]["wave"] = -1 },
 			"pulumi-jobs:preDeploy[0].wave", "must be a whole number between 0 and 2147483647, got -1"},
 		{"fractional wave", "dev", func(d *draft) { d.pre[0]["wave"] = 1.5 },

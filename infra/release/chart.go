@@ -138,16 +138,12 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 	}
 	rerun := cmp.Or(c.Rerun, ChartOnUpgrade)
 	var pre, post []hookRun
-	seen := map[string]string{}
+	// unrun are the hook Jobs this release neither runs nor keeps: their
+	// names must be unique too, or the release that runs them fails.
+	var unrun jobs.Wave
 	for _, h := range slices.Concat(r.PreDeploy, r.PostDeploy, r.Idle) {
 		run := hookRun{Hook: h, Rerun: rerun}
 		key := hookKey(h)
-		if isJob(h) {
-			if prev, dup := seen[jobName(h)]; dup {
-				p.Add("app.chart", "hooks %s (%s) and %s both run as a Job named %q; rename one", key, h.Source, prev, jobName(h))
-			}
-			seen[jobName(h)] = key + " (" + h.Source + ")"
-		}
 		last, ran := 0, false
 		if rec != nil {
 			last, ran = rec.Hooks[key]
@@ -160,7 +156,11 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 			next.Hooks[key] = last
 			run.Trigger, run.Keep = strconv.Itoa(last), true
 		default:
-			continue // never run, and not run now: an upgrade-only hook on an install
+			// Never run, and not run now: an upgrade-only hook on an install.
+			if isJob(h) {
+				unrun.Jobs = append(unrun.Jobs, jobs.Planned{Name: jobName(h), Key: "app.chart", Source: h.Source})
+			}
+			continue
 		}
 		if rerun == ChartOnChange {
 			run.Trigger, run.Rerun = "", ownRerun(h, args)
@@ -179,6 +179,7 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 	}
 	plan.PreDeploy, plan.PreHooks = planHooks(p, "app.chart", args, plan, pre, plan.PreDeploy)
 	plan.PostDeploy, plan.PostHooks = planHooks(p, "app.chart", args, plan, post, plan.PostDeploy)
+	jobs.Unique(p, plan.PreDeploy, plan.PostDeploy, []jobs.Wave{unrun})
 	return objs, r.Lookup
 }
 
@@ -279,7 +280,7 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 				p.Add(key, "hook %s/%s (%s): %q cannot name a Job: %s", h.Kind, h.Name, h.Source, name, msg)
 			}
 			planned = append(planned, jobs.Planned{
-				Name: name, Wave: wave(h.Hook), Rerun: h.Rerun, Trigger: h.Trigger, Keep: h.Keep, Resource: h.Resource,
+				Name: name, Key: key, Wave: wave(h.Hook), Rerun: h.Rerun, Trigger: h.Trigger, Keep: h.Keep, Resource: h.Resource,
 				Timeout: jobs.DefaultTimeout, BackoffLimit: jobs.DefaultBackoffLimit,
 				Resources: plan.App.Resources, Object: job.Obj, Source: h.Source,
 			})
@@ -295,20 +296,13 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 			extra.Once = append(extra.Once, chart.OnceOnly(h.Hook) || h.Keep)
 		}
 	}
-	// Merge by wave number with the jobs of the args.
+	// Merge by wave number with the jobs of the args (jobs.Unique checks
+	// the names of all of them).
 	byWave := map[int][]jobs.Planned{}
-	names := map[string]bool{}
 	for _, w := range waves {
-		for _, j := range w.Jobs {
-			byWave[w.Number] = append(byWave[w.Number], j)
-			names[j.Name] = true
-		}
+		byWave[w.Number] = append(byWave[w.Number], w.Jobs...)
 	}
 	for _, j := range planned {
-		if names[j.Name] {
-			p.Add(key, "hook Job %q (%s) has the name of another job of its phase; rename one", j.Name, j.Source)
-		}
-		names[j.Name] = true
 		byWave[j.Wave] = append(byWave[j.Wave], j)
 	}
 	var out []jobs.Wave

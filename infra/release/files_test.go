@@ -178,12 +178,20 @@ func TestAppFromFilesRefusals(t *testing.T) {
 		{"missing directory", func(a *release.Args) { a.App.Manifests = "nowhere" }, "app.manifests", "nowhere"},
 		{"manifest and command", func(a *release.Args) { a.PreDeploy[0].Command = []string{"x"} }, "preDeploy[0].command", "cannot be set with manifest"},
 		{"manifest not a Job", func(a *release.Args) { a.PreDeploy[0].Manifest = "../manifest/testdata/flux/deploy/service.yaml" }, "preDeploy[0].manifest", "must hold exactly one Job"},
-		{"two Argo CD hooks of one generateName", func(a *release.Args) { a.App.Manifests = "../manifest/testdata/hooks/argo-dup" }, "app.manifests",
-			`hook Job "smoke" (../manifest/testdata/hooks/argo-dup/smoke.yaml) has the name of another job of its phase; rename one`},
+		{"two Argo CD hooks of one generateName", func(a *release.Args) {
+			a.App.Manifests = "../manifest/testdata/hooks/argo-dup"
+			a.PostDeploy = nil
+		}, "app.manifests",
+			`two hooks of ../manifest/testdata/hooks/argo-dup/smoke.yaml run as a Job named "smoke"; job names must be unique: rename one`},
 		{"Argo CD hook named as a job of the args", func(a *release.Args) {
 			a.App.Manifests = "../manifest/testdata/hooks/argo"
 			a.PostDeploy = []jobs.Job{{Name: "smoke-test", Command: []string{"/app/smoke"}}}
-		}, "app.manifests", `hook Job "smoke-test" (../manifest/testdata/hooks/argo/smoke.yaml) has the name of another job of its phase; rename one`},
+		}, "app.manifests", `a hook of ../manifest/testdata/hooks/argo/smoke.yaml runs as a Job named "smoke-test", as postDeploy[0] does; job names must be unique: rename one`},
+		{"Argo CD hook named as a job of the other phase", func(a *release.Args) {
+			a.App.Manifests = "../manifest/testdata/hooks/argo"
+			a.PostDeploy = nil
+			a.PreDeploy = []jobs.Job{{Name: "smoke-test", Command: []string{"/app/smoke"}}}
+		}, "app.manifests", `a hook of ../manifest/testdata/hooks/argo/smoke.yaml runs as a Job named "smoke-test", as preDeploy[0] does; job names must be unique: rename one`},
 		{"Helm hook among the app's objects", func(a *release.Args) { a.App.Manifests = "../manifest/testdata/hooks/helm" }, "app.manifests",
 			"Job/smoke (../manifest/testdata/hooks/helm/smoke.yaml) is a Helm post-upgrade hook; release the chart with app.chart"},
 		{"output namespace", func(a *release.Args) { a.Namespace = pulumi.String("my-app").ToStringOutput() }, "namespace", "must be a plain string when the app comes from files"},

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -187,6 +189,41 @@ func TestChartOnChange(t *testing.T) {
 
 	require.Len(t, bad.List, 1)
 	assert.Equal(t, "app.chart.rerun", bad.List[0].Key)
+}
+
+// TestChartHookNames: the Jobs of a chart's hooks, a hook the install does
+// not run included, and the jobs of the args need names of their own.
+func TestChartHookNames(t *testing.T) {
+	dir := t.TempDir()
+	hook := func(events, name string) string {
+		return "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: " + name + "\n  annotations:\n    helm.sh/hook: " + events + "\n" +
+			"spec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: x\n          image: ghcr.io/acme/tools:1.0.0\n"
+	}
+	for file, text := range map[string]string{
+		"Chart.yaml":               "apiVersion: v2\nname: twins\nversion: 0.1.0\n",
+		"templates/migrate.yaml":   hook("pre-install", "migrate"),
+		"templates/upgrade.yaml":   hook("pre-upgrade", "migrate"),
+		"templates/smoke.yaml":     hook("post-install", "smoke"),
+		"templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: twins\n",
+	} {
+		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, file)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(text), 0o644))
+	}
+	p := &check.Problems{}
+	plan := release.NewPlan(p, "twins", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, &release.Args{
+		Namespace: pulumi.String("twins"), Image: pulumi.String("ghcr.io/acme/twins:1.0.0"),
+		App:       release.App{Name: "twins", Chart: &release.Chart{Path: dir}},
+		PreDeploy: []jobs.Job{{Name: "smoke", Command: []string{"./smoke"}}},
+	})
+	require.Empty(t, p.List)
+
+	err := plan.RenderChart(nil, nil, "")
+	var refused *check.ArgsError
+	require.ErrorAs(t, err, &refused)
+	assert.Equal(t, []check.Problem{
+		{Key: "app.chart", Message: "a hook of twins/templates/smoke.yaml runs as a Job named \"smoke\", as preDeploy[0] does; job names must be unique: rename one"},
+		{Key: "app.chart", Message: "a hook of twins/templates/upgrade.yaml runs as a Job named \"migrate\", as a hook of twins/templates/migrate.yaml does; job names must be unique: rename one"},
+	}, refused.Problems)
 }
 
 // TestChartLookupNeedsACluster: a chart that calls lookup is not rendered

@@ -256,10 +256,13 @@ func NewPlan(p *check.Problems, name string, stack vocab.Stack, args *Args) Plan
 	}
 	plan.PreDeploy = jobs.Plan(p, "preDeploy", name+"-"+PreDeployPhase, stack, jobArgs(args.PreDeploy, PreDeployPhase))
 	plan.PostDeploy = jobs.Plan(p, "postDeploy", name+"-"+PostDeployPhase, stack, jobArgs(args.PostDeploy, PostDeployPhase))
-	checkUniqueNames(p, args)
 	if args.App.fromFiles() {
-		// After the phases' own jobs: a chart's hook Jobs join their waves.
+		// After the phases' own jobs: Argo CD's hook Jobs join their waves
+		// (a chart's join them when it is rendered: RenderChart).
 		planFiles(p, stack, args, &plan)
+	}
+	if args.App.Chart == nil {
+		jobs.Unique(p, plan.PreDeploy, plan.PostDeploy)
 	}
 	if args.GitOps != nil {
 		checkGitOps(p, args.GitOps, stack.Name, stack.Project, ns)
@@ -294,23 +297,6 @@ func checkApp(p *check.Problems, a App) AppPlan {
 		p.Add("app.readinessPath", `must be an HTTP path starting with "/", e.g. "/healthz"; leave it out for a TCP probe`)
 	}
 	return app
-}
-
-// checkUniqueNames refuses a post-deploy job named like a pre-deploy one:
-// the name labels the Job's pods (pulumi-jobs/job) and names it in reports.
-// Duplicates within one phase are the jobs package's to report.
-func checkUniqueNames(p *check.Problems, args *Args) {
-	pre := map[string]int{}
-	for i, j := range args.PreDeploy {
-		if _, dup := pre[j.Name]; !dup && j.Name != "" {
-			pre[j.Name] = i
-		}
-	}
-	for i, j := range args.PostDeploy {
-		if prev, dup := pre[j.Name]; dup {
-			p.Add(fmt.Sprintf("postDeploy[%d].name", i), "%q is already the name of preDeploy[%d]; job names must be unique across preDeploy and postDeploy", j.Name, prev)
-		}
-	}
 }
 
 // New registers a release and all of its phases. Invalid args are reported

@@ -605,7 +605,7 @@ func TestInvalidArgs(t *testing.T) {
 
 		// checkUniqueNames
 		{"post-deploy job named like a pre-deploy one", "dev", func(a *release.Args) { a.PostDeploy[1].Name = "seed-reference-data" },
-			"postDeploy[1].name", `"seed-reference-data" is already the name of preDeploy[1]; job names must be unique across preDeploy and postDeploy`},
+			"postDeploy[1].name", `"seed-reference-data" is already the name of preDeploy[1]; job names must be unique`},
 
 		// checkGitOps
 		{"gitops repository missing", "dev", gitops(func(g *release.GitOpsSettings) { g.Repository = "" }),
