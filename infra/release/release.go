@@ -48,11 +48,11 @@ const (
 // Type tokens of the components of earlier versions, kept as aliases so a
 // stack deployed by them is updated in place rather than recreated.
 const (
-	legacyPreDeployType  = "pulumi-jobs:index:PreDeploy"
-	legacyDeployType     = "pulumi-jobs:index:Deploy"
+	legacyPreDeployType = "pulumi-jobs:index:PreDeploy"
+	legacyDeployType    = "pulumi-jobs:index:Deploy"
 	// legacyAppType is the app phase's token in 0.2 and 0.3, which the
 	// App args type (app: in the config and the schema) has too.
-	legacyAppType = "pulumi-jobs:index:App"
+	legacyAppType        = "pulumi-jobs:index:App"
 	legacyPostDeployType = "pulumi-jobs:index:PostDeploy"
 )
 
