@@ -128,21 +128,6 @@ func (o *object) int(name string, r check.Range) (int, bool) {
 	return int(n), true
 }
 
-// requiredString returns a string field that must be set and not empty. It
-// reports "required; <hint>" when the field is absent, null or empty; a field
-// of another type is reported once, by string.
-func (o *object) requiredString(name, hint string) (string, bool) {
-	_, present := o.raw(name)
-	v, ok := o.string(name)
-	if ok && v != "" {
-		return v, true
-	}
-	if ok || !present {
-		o.p.add(o.path(name), "required; %s", hint)
-	}
-	return "", false
-}
-
 // quantity returns a Kubernetes quantity field as a string. Like the
 // Kubernetes API, it takes a number (cpu: 1) as well as a string ("500m");
 // false when absent or neither.
