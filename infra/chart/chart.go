@@ -39,6 +39,8 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/hook"
 )
 
 // DefaultKubeVersion is the Kubernetes version the chart sees in .Capabilities when
@@ -89,29 +91,6 @@ type Object struct {
 	Obj map[string]any
 }
 
-// Hook is one hook object of the chart.
-type Hook struct {
-	// Source is the template it came from, e.g. "shop/templates/migrate-job.yaml".
-	Source string
-	// Object is the rendered object, its helm.sh/hook* annotations kept.
-	Object map[string]any
-	// Kind and Name are the object's kind and metadata.name.
-	Kind, Name string
-	// Events are the helm.sh/hook values as Helm reads them (trimmed, lower case, and Helm 2's
-	// "test-success" read as "test"), e.g. ["pre-install", "pre-upgrade"].
-	Events []string
-	// Weight is helm.sh/hook-weight: 0 when absent; negative weights run first.
-	Weight int
-	// Runs is the phase this render's release runs the hook in: [Pre] or [Post], or [None]
-	// when its events are all of the other kind of release (install or upgrade).
-	Runs Phase
-	// Home is Runs, or for a hook that this release does not run, the phase the other kind of
-	// release runs it in.
-	Home Phase
-	// DeletePolicies are the helm.sh/hook-delete-policy values, e.g. ["before-hook-creation",
-	// "hook-succeeded"]; empty when absent (Helm then applies before-hook-creation).
-	DeletePolicies []string
-}
 
 // Rendered is a chart split into the phases of a release.
 type Rendered struct {
@@ -123,13 +102,13 @@ type Rendered struct {
 	// install order (so a ConfigMap or Secret comes before the Job of its weight that uses
 	// it), then by name. (Helm itself runs the hooks of one weight by name, with the kind only
 	// breaking ties between equal names.)
-	PreDeploy []Hook
+	PreDeploy []hook.Hook
 	// PostDeploy holds the hooks this release runs after the app (post-install or
 	// post-upgrade, and test when [Args.Tests] is set), in the same order.
-	PostDeploy []Hook
+	PostDeploy []hook.Hook
 	// Idle holds the hooks that only the other kind of release runs (an upgrade-only backup on
 	// an install, an install-only seed on an upgrade), in the same order.
-	Idle []Hook
+	Idle []hook.Hook
 	// Skipped has one sentence for each hook with events that are not run (pre-delete,
 	// post-delete, pre-rollback, post-rollback, and test when [Args.Tests] is not set; the
 	// second of a pre and a post event of the same release), naming the events, the hook and
@@ -139,44 +118,6 @@ type Rendered struct {
 	// cluster: rendered without [Args.Cluster], every lookup returned nothing.
 	Lookup bool
 }
-
-// Phase is where a release runs a hook: before the app, after it, or not at all.
-type Phase string
-
-// The phases of a hook.
-const (
-	None Phase = ""
-	Pre  Phase = "pre-deploy"
-	Post Phase = "post-deploy"
-)
-
-// Place says where a release runs a hook with events, as Helm does: on an install (upgrade
-// false) pre-install before the app and post-install after it, on an upgrade pre-upgrade
-// before and post-upgrade after; test after the app on both when tests is set. A hook with a
-// pre and a post event of the same release (pre-install,post-install), which Helm runs twice,
-// runs once, before the app: one Job runs once per release.
-func Place(events []string, upgrade, tests bool) Phase {
-	pre, post := preInstall, postInstall
-	if upgrade {
-		pre, post = preUpgrade, postUpgrade
-	}
-	switch {
-	case slices.Contains(events, pre):
-		return Pre
-	case slices.Contains(events, post), tests && slices.Contains(events, testEvent):
-		return Post
-	}
-	return None
-}
-
-// Which hook events a release runs, and where.
-const (
-	preInstall  = string(release.HookPreInstall)
-	preUpgrade  = string(release.HookPreUpgrade)
-	postInstall = string(release.HookPostInstall)
-	postUpgrade = string(release.HookPostUpgrade)
-	testEvent   = string(release.HookTest)
-)
 
 // Render renders the chart of a and splits it into the app's objects and its hooks.
 //
@@ -257,22 +198,22 @@ func Render(a Args) (Rendered, error) {
 		return fail("%w", err)
 	}
 	for _, h := range hooks {
-		h.Runs = Place(h.Events, a.IsUpgrade, a.Tests)
-		h.Home = cmp.Or(h.Runs, Place(h.Events, !a.IsUpgrade, a.Tests))
+		h.Runs = hook.Place(h.Events, a.IsUpgrade, a.Tests)
+		h.Home = cmp.Or(h.Runs, hook.Place(h.Events, !a.IsUpgrade, a.Tests))
 		switch {
-		case h.Runs == Pre:
+		case h.Runs == hook.Pre:
 			out.PreDeploy = append(out.PreDeploy, h)
-		case h.Runs == Post:
+		case h.Runs == hook.Post:
 			out.PostDeploy = append(out.PostDeploy, h)
-		case h.Home != None:
+		case h.Home != hook.None:
 			out.Idle = append(out.Idle, h)
 		}
 		var run, skipped []string
 		for _, e := range h.Events {
 			switch e {
-			case preInstall, preUpgrade, postInstall, postUpgrade:
+			case hook.PreInstall, hook.PreUpgrade, hook.PostInstall, hook.PostUpgrade:
 				run = append(run, e)
-			case testEvent:
+			case hook.Test:
 				if a.Tests {
 					run = append(run, e)
 				} else {
@@ -296,9 +237,9 @@ func Render(a Args) (Rendered, error) {
 // twiceIn names the pre and post event of one kind of release that events both hold
 // ("pre-install and post-install"), or is empty.
 func twiceIn(events []string, upgrade bool) string {
-	pre, post := preInstall, postInstall
+	pre, post := hook.PreInstall, hook.PostInstall
 	if upgrade {
-		pre, post = preUpgrade, postUpgrade
+		pre, post = hook.PreUpgrade, hook.PostUpgrade
 	}
 	if slices.Contains(events, pre) && slices.Contains(events, post) {
 		return pre + " and " + post
@@ -314,22 +255,6 @@ func callsLookup(ch *helmchart.Chart) bool {
 		}
 	}
 	return slices.ContainsFunc(ch.Dependencies(), callsLookup)
-}
-
-// OnceOnly reports whether h runs on install only: it has a pre-install or post-install event
-// and neither a pre-upgrade nor a post-upgrade one, so a release runs it once and never again.
-// Test events are not counted.
-func OnceOnly(h Hook) bool {
-	install := slices.Contains(h.Events, preInstall) || slices.Contains(h.Events, postInstall)
-	upgrade := slices.Contains(h.Events, preUpgrade) || slices.Contains(h.Events, postUpgrade)
-	return install && !upgrade
-}
-
-// TestOnly reports whether h is a test hook and nothing else: `helm test`
-// runs it after the release, so a release runs it after its other
-// post-deploy hooks.
-func TestOnly(h Hook) bool {
-	return len(h.Events) > 0 && !slices.ContainsFunc(h.Events, func(e string) bool { return e != testEvent })
 }
 
 // label names the chart as the user wrote it, for errors.
@@ -490,8 +415,8 @@ func decode(doc string) (map[string]any, error) {
 }
 
 // toHooks converts Helm's hooks and sorts them: by weight, then kind in install order, then name.
-func toHooks(hs []*release.Hook) ([]Hook, error) {
-	var out []Hook
+func toHooks(hs []*release.Hook) ([]hook.Hook, error) {
+	var out []hook.Hook
 	for _, h := range hs {
 		obj, err := decode(h.Manifest)
 		if err != nil {
@@ -504,19 +429,19 @@ func toHooks(hs []*release.Hook) ([]Hook, error) {
 				return nil, fmt.Errorf("hook %s/%s (%s): %s %q is not a whole number: write one such as \"-5\" (Helm would run it at weight 0)", h.Kind, h.Name, h.Path, release.HookWeightAnnotation, w)
 			}
 		}
-		hook := Hook{
+		hk := hook.Hook{
 			Source: h.Path, Object: obj, Kind: h.Kind, Name: h.Name, Weight: h.Weight,
 			Events: make([]string, 0, len(h.Events)),
 		}
 		for _, e := range h.Events {
-			hook.Events = append(hook.Events, string(e))
+			hk.Events = append(hk.Events, string(e))
 		}
 		for _, p := range h.DeletePolicies {
-			hook.DeletePolicies = append(hook.DeletePolicies, string(p))
+			hk.DeletePolicies = append(hk.DeletePolicies, string(p))
 		}
-		out = append(out, hook)
+		out = append(out, hk)
 	}
-	slices.SortStableFunc(out, func(x, y Hook) int {
+	slices.SortStableFunc(out, func(x, y hook.Hook) int {
 		return cmp.Or(
 			cmp.Compare(x.Weight, y.Weight),
 			compareKinds(x.Kind, y.Kind),
@@ -547,11 +472,11 @@ func annotation(obj map[string]any, key string) string {
 }
 
 // skipSentence says which events of h are not run, and why.
-func skipSentence(h Hook, run, skipped []string) string {
+func skipSentence(h hook.Hook, run, skipped []string) string {
 	why := "pulumi-jobs runs install and upgrade hooks only"
-	if slices.Equal(skipped, []string{testEvent}) {
+	if slices.Equal(skipped, []string{hook.Test}) {
 		why = "test hooks run as post-deploy smoke tests only with tests: true"
-	} else if slices.Contains(skipped, testEvent) {
+	} else if slices.Contains(skipped, hook.Test) {
 		why += ", and test hooks only with tests: true"
 	}
 	if len(run) > 0 {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -17,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/repo"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/hook"
 )
 
 // shop renders testdata/shop as release "shop" in namespace "shop", changed by edit.
@@ -41,29 +41,29 @@ func objs(in []chart.Object) []obj {
 	return out
 }
 
-// hook is what a test compares of a hook: all but its object.
-type hook struct {
+// hookSeen is what a test compares of a hook: all but its object.
+type hookSeen struct {
 	Source, Kind, Name string
 	Events             []string
 	Weight             int
 	DeletePolicies     []string
 }
 
-func hooks(hs []chart.Hook) []hook {
-	var out []hook
+func hooks(hs []hook.Hook) []hookSeen {
+	var out []hookSeen
 	for _, h := range hs {
-		out = append(out, hook{h.Source, h.Kind, h.Name, h.Events, h.Weight, h.DeletePolicies})
+		out = append(out, hookSeen{h.Source, h.Kind, h.Name, h.Events, h.Weight, h.DeletePolicies})
 	}
 	return out
 }
 
 // The fixture's hooks, as they are expected.
 var (
-	migrateConfig = hook{"shop/templates/migrate-config.yaml", "ConfigMap", "shop-migrate", []string{"pre-install", "pre-upgrade"}, -10, nil}
-	migrateJob    = hook{"shop/templates/migrate-job.yaml", "Job", "shop-migrate", []string{"pre-install", "pre-upgrade"}, -5, nil}
-	initialSecret = hook{"shop/templates/initial-secret.yaml", "Secret", "shop-initial-password", []string{"pre-install"}, 0, nil}
-	backupJob     = hook{"shop/templates/backup-job.yaml", "Job", "shop-backup", []string{"pre-upgrade"}, 0, nil}
-	smokeJob      = hook{"shop/templates/smoke-job.yaml", "Job", "shop-smoke-test", []string{"post-install", "post-upgrade"}, 5, []string{"before-hook-creation", "hook-succeeded"}}
+	migrateConfig = hookSeen{"shop/templates/migrate-config.yaml", "ConfigMap", "shop-migrate", []string{"pre-install", "pre-upgrade"}, -10, nil}
+	migrateJob    = hookSeen{"shop/templates/migrate-job.yaml", "Job", "shop-migrate", []string{"pre-install", "pre-upgrade"}, -5, nil}
+	initialSecret = hookSeen{"shop/templates/initial-secret.yaml", "Secret", "shop-initial-password", []string{"pre-install"}, 0, nil}
+	backupJob     = hookSeen{"shop/templates/backup-job.yaml", "Job", "shop-backup", []string{"pre-upgrade"}, 0, nil}
+	smokeJob      = hookSeen{"shop/templates/smoke-job.yaml", "Job", "shop-smoke-test", []string{"post-install", "post-upgrade"}, 5, []string{"before-hook-creation", "hook-succeeded"}}
 )
 
 const cleanupSkipped = "post-delete hook Job/shop-cleanup (shop/templates/cleanup-job.yaml) is not run: pulumi-jobs runs install and upgrade hooks only"
@@ -83,9 +83,9 @@ func TestRenderSplitsAppAndHooksInOrder(t *testing.T) {
 	}, objs(r.App))
 	// By weight (-10, -5, 0), then kind (Secret before Job), then name. An
 	// install runs the install hooks; the upgrade-only backup is idle.
-	assert.Equal(t, []hook{migrateConfig, migrateJob, initialSecret}, hooks(r.PreDeploy))
-	assert.Equal(t, []hook{smokeJob}, hooks(r.PostDeploy))
-	assert.Equal(t, []hook{backupJob}, hooks(r.Idle))
+	assert.Equal(t, []hookSeen{migrateConfig, migrateJob, initialSecret}, hooks(r.PreDeploy))
+	assert.Equal(t, []hookSeen{smokeJob}, hooks(r.PostDeploy))
+	assert.Equal(t, []hookSeen{backupJob}, hooks(r.Idle))
 	assert.False(t, r.Lookup, "the fixture calls no lookup")
 
 	require.Len(t, r.Skipped, 2)
@@ -153,7 +153,7 @@ func TestRenderTests(t *testing.T) {
 			assert.Len(t, r.Skipped, tc.wantSkipped)
 			assert.Equal(t, cleanupSkipped, r.Skipped[len(r.Skipped)-1])
 			if tc.tests {
-				assert.Equal(t, hook{"shop/templates/tests/test-connection.yaml", "Pod", r.PostDeploy[0].Name, []string{"test"}, 0, nil}, hooks(r.PostDeploy)[0])
+				assert.Equal(t, hookSeen{"shop/templates/tests/test-connection.yaml", "Pod", r.PostDeploy[0].Name, []string{"test"}, 0, nil}, hooks(r.PostDeploy)[0])
 			}
 		})
 	}
@@ -267,9 +267,9 @@ func TestRenderSubcharts(t *testing.T) {
 
 	// The drain Job is an upgrade hook: idle on an install.
 	assert.Empty(t, r.PreDeploy)
-	assert.Equal(t, []hook{{"umbrella/charts/worker/templates/drain-job.yaml", "Job", "u-worker-drain", []string{"pre-upgrade", "pre-rollback"}, 1, nil}}, hooks(r.Idle))
+	assert.Equal(t, []hookSeen{{"umbrella/charts/worker/templates/drain-job.yaml", "Job", "u-worker-drain", []string{"pre-upgrade", "pre-rollback"}, 1, nil}}, hooks(r.Idle))
 	// Helm 2's test-success is read as test.
-	assert.Equal(t, []hook{{"umbrella/charts/worker/templates/test-queue.yaml", "Pod", "u-worker-test", []string{"test"}, 0, nil}}, hooks(r.PostDeploy))
+	assert.Equal(t, []hookSeen{{"umbrella/charts/worker/templates/test-queue.yaml", "Pod", "u-worker-test", []string{"test"}, 0, nil}}, hooks(r.PostDeploy))
 	assert.Equal(t, []string{
 		"hook Job/u-worker-drain (umbrella/charts/worker/templates/drain-job.yaml) runs for pre-upgrade but not for pre-rollback: pulumi-jobs runs install and upgrade hooks only",
 	}, r.Skipped)
@@ -297,7 +297,7 @@ func TestRenderPackagedChart(t *testing.T) {
 	r, err := chart.Render(chart.Args{Root: "testdata", Path: archive, ReleaseName: "shop"})
 	require.NoError(t, err)
 	assert.Equal(t, shopApp, objs(r.App))
-	assert.Equal(t, []hook{migrateConfig, migrateJob, initialSecret}, hooks(r.PreDeploy))
+	assert.Equal(t, []hookSeen{migrateConfig, migrateJob, initialSecret}, hooks(r.PreDeploy))
 }
 
 // TestRenderUpgrade: an upgrade runs the upgrade hooks; the install-only
@@ -306,46 +306,12 @@ func TestRenderUpgrade(t *testing.T) {
 	r, err := chart.Render(chart.Args{Root: "testdata", Path: "shop", ReleaseName: "shop", Namespace: "shop", IsUpgrade: true})
 	require.NoError(t, err)
 	assert.Equal(t, shopApp, objs(r.App))
-	assert.Equal(t, []hook{migrateConfig, migrateJob, backupJob}, hooks(r.PreDeploy))
-	assert.Equal(t, []hook{smokeJob}, hooks(r.PostDeploy))
-	assert.Equal(t, []hook{initialSecret}, hooks(r.Idle))
-	assert.Equal(t, chart.None, r.Idle[0].Runs)
-	assert.Equal(t, chart.Pre, r.Idle[0].Home)
-	assert.Equal(t, chart.Pre, r.PreDeploy[2].Runs)
-}
-
-// TestPlace pins where an install and an upgrade run a hook of every
-// combination of events, as Helm runs them, once each.
-func TestPlace(t *testing.T) {
-	for _, tc := range []struct {
-		events           string
-		install, upgrade chart.Phase
-	}{
-		{"pre-install", chart.Pre, chart.None},
-		{"post-install", chart.Post, chart.None},
-		{"pre-upgrade", chart.None, chart.Pre},
-		{"post-upgrade", chart.None, chart.Post},
-		{"pre-install,pre-upgrade", chart.Pre, chart.Pre},
-		{"post-install,post-upgrade", chart.Post, chart.Post},
-		{"post-install,pre-upgrade", chart.Post, chart.Pre}, // a migration that needs the bundled database
-		{"pre-install,post-upgrade", chart.Pre, chart.Post},
-		{"pre-install,post-install", chart.Pre, chart.None}, // Helm runs it twice; once, first
-		{"pre-upgrade,post-upgrade", chart.None, chart.Pre},
-		{"pre-install,post-install,pre-upgrade,post-upgrade", chart.Pre, chart.Pre},
-		{"post-install,test", chart.Post, chart.Post}, // tests on
-		{"test", chart.Post, chart.Post},
-		{"pre-upgrade,pre-rollback", chart.None, chart.Pre},
-		{"pre-delete", chart.None, chart.None},
-		{"post-rollback", chart.None, chart.None},
-		{"", chart.None, chart.None},
-	} {
-		events := strings.Split(tc.events, ",")
-		assert.Equal(t, tc.install, chart.Place(events, false, true), "install %s", tc.events)
-		assert.Equal(t, tc.upgrade, chart.Place(events, true, true), "upgrade %s", tc.events)
-	}
-	// Without tests, a test hook runs on neither.
-	assert.Equal(t, chart.None, chart.Place([]string{"test"}, false, false))
-	assert.Equal(t, chart.None, chart.Place([]string{"test"}, true, false))
+	assert.Equal(t, []hookSeen{migrateConfig, migrateJob, backupJob}, hooks(r.PreDeploy))
+	assert.Equal(t, []hookSeen{smokeJob}, hooks(r.PostDeploy))
+	assert.Equal(t, []hookSeen{initialSecret}, hooks(r.Idle))
+	assert.Equal(t, hook.None, r.Idle[0].Runs)
+	assert.Equal(t, hook.Pre, r.Idle[0].Home)
+	assert.Equal(t, hook.Pre, r.PreDeploy[2].Runs)
 }
 
 // helmHome points Helm's cache, config and data at a fresh directory.
@@ -375,7 +341,7 @@ func TestRenderFromRepository(t *testing.T) {
 			r, err := chart.Render(chart.Args{Repo: server.URL, Chart: "shop", Version: version, ReleaseName: "shop"})
 			require.NoError(t, err)
 			assert.Equal(t, shopApp, objs(r.App))
-			assert.Equal(t, []hook{smokeJob}, hooks(r.PostDeploy))
+			assert.Equal(t, []hookSeen{smokeJob}, hooks(r.PostDeploy))
 		})
 	}
 
@@ -395,38 +361,12 @@ func TestRenderUnreachableRepository(t *testing.T) {
 	assert.Regexp(t, `^chart shop 0\.1\.0 from `+regexp.QuoteMeta(url)+`: cannot find it in repository `+regexp.QuoteMeta(url)+`: .*connection refused.*: check that the repository is reachable from here`, err.Error())
 }
 
-// TestOnceOnlyAndTestOnly: which hooks a release runs once, and which only
-// as tests after the other post-deploy hooks.
-func TestOnceOnlyAndTestOnly(t *testing.T) {
-	for _, tc := range []struct {
-		events         []string
-		once, testOnly bool
-	}{
-		{[]string{"pre-install"}, true, false},
-		{[]string{"post-install"}, true, false},
-		{[]string{"pre-install", "post-install"}, true, false},
-		{[]string{"pre-install", "pre-upgrade"}, false, false},
-		{[]string{"post-install", "post-upgrade"}, false, false},
-		{[]string{"pre-upgrade"}, false, false},
-		{[]string{"post-upgrade"}, false, false},
-		{[]string{"pre-install", "post-upgrade"}, false, false}, // runs on every upgrade, after the app
-		{[]string{"post-install", "test"}, true, false},         // also runs with the release's post hooks
-		{[]string{"test"}, false, true},
-		{[]string{"pre-delete"}, false, false},
-		{nil, false, false},
-	} {
-		h := chart.Hook{Events: tc.events}
-		assert.Equal(t, tc.once, chart.OnceOnly(h), "OnceOnly %v", tc.events)
-		assert.Equal(t, tc.testOnly, chart.TestOnly(h), "TestOnly %v", tc.events)
-	}
-}
-
 func TestRenderOnceOnlyOfTheFixture(t *testing.T) {
 	r, err := shop(t, nil)
 	require.NoError(t, err)
 	var once []string
 	for _, h := range append(r.PreDeploy, r.PostDeploy...) {
-		if chart.OnceOnly(h) {
+		if hook.OnceOnly(h) {
 			once = append(once, h.Kind+"/"+h.Name)
 		}
 	}

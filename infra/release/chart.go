@@ -12,6 +12,7 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/hook"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
@@ -65,7 +66,7 @@ type Hooks struct {
 
 // hookRun is a hook as one release registers it.
 type hookRun struct {
-	chart.Hook
+	hook.Hook
 	// Rerun is the rerun policy of a hook Job.
 	Rerun string
 	// Trigger runs a hook Job again when it changes: the chart's revision
@@ -93,7 +94,7 @@ func checkChart(p *check.Problems, c *Chart) {
 // not run at all are warnings. It records in plan.record what this release
 // leaves for the next one.
 //
-// Hooks map to our phases as Helm runs them (chart.Place): on an install,
+// Hooks map to our phases as Helm runs them (hook.Place): on an install,
 // pre-install before the app and post-install after it; on an upgrade,
 // pre-upgrade and post-upgrade; test hooks after the others, when asked.
 // helm.sh/hook-weight orders them: the distinct weights of a phase,
@@ -149,7 +150,7 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 			last, ran = rec.Hooks[key]
 		}
 		switch {
-		case h.Runs != chart.None && changed:
+		case h.Runs != hook.None && changed:
 			next.Hooks[key] = next.Revision
 			run.Trigger = strconv.Itoa(next.Revision)
 		case ran:
@@ -166,7 +167,7 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 			run.Trigger, run.Rerun = "", ownRerun(h, args)
 		}
 		run.Resource = jobs.ResourceName(plan.name+"-hook", jobName(h))
-		if h.Home == chart.Pre {
+		if h.Home == hook.Pre {
 			pre = append(pre, run)
 		} else {
 			post = append(post, run)
@@ -210,12 +211,12 @@ func (plan *Plan) RenderChart(rec *Record, cluster *rest.Config, noCluster strin
 func (plan Plan) Record() *Record { return plan.record }
 
 // isJob says whether a hook runs as a Job: a Job, or a test Pod run as one.
-func isJob(h chart.Hook) bool { return h.Kind == "Job" || h.Kind == "Pod" }
+func isJob(h hook.Hook) bool { return h.Kind == "Job" || h.Kind == "Pod" }
 
 // jobName is the name of the hook's Job in reports and labels: the hook's
 // own, or for a test Pod, whose name is often random on every render, its
 // template's.
-func jobName(h chart.Hook) string {
+func jobName(h hook.Hook) string {
 	if h.Kind == "Pod" {
 		return strings.TrimSuffix(path.Base(h.Source), path.Ext(h.Source))
 	}
@@ -223,19 +224,26 @@ func jobName(h chart.Hook) string {
 }
 
 // hookKey names a hook in the record: its kind and (Job) name.
-func hookKey(h chart.Hook) string { return h.Kind + "/" + jobName(h) }
+func hookKey(h hook.Hook) string { return h.Kind + "/" + jobName(h) }
 
 // ownRerun is the rerun policy of a hook that runs again when its own spec
 // changes (Argo CD's hooks, a chart's with rerun onChange): once for a hook
 // of install only, onRelease when the release has an id, else onChange.
-func ownRerun(h chart.Hook, args *Args) string {
+func ownRerun(h hook.Hook, args *Args) string {
 	switch {
-	case chart.OnceOnly(h):
+	case hook.OnceOnly(h):
 		return jobs.Once
 	case hasReleaseID(args):
 		return jobs.OnRelease
 	}
 	return jobs.OnChange
+}
+
+// hasReleaseID reports whether the release has an id, so that hooks run
+// again for each new one (onRelease).
+func hasReleaseID(args *Args) bool {
+	_, literal := vocab.Literal(args.ReleaseID)
+	return literal || args.ReleaseID != nil
 }
 
 // planHooks turns the hooks of one phase into planned Jobs merged into
@@ -247,7 +255,7 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 	var weights, testWeights []int
 	for _, h := range hooks {
 		w := &weights
-		if chart.TestOnly(h.Hook) {
+		if hook.TestOnly(h.Hook) {
 			w = &testWeights
 		}
 		if isJob(h.Hook) && !slices.Contains(*w, h.Weight) {
@@ -256,8 +264,8 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 	}
 	slices.Sort(weights)
 	slices.Sort(testWeights)
-	wave := func(h chart.Hook) int {
-		if chart.TestOnly(h) {
+	wave := func(h hook.Hook) int {
+		if hook.TestOnly(h) {
 			return len(weights) + slices.Index(testWeights, h.Weight)
 		}
 		return slices.Index(weights, h.Weight)
@@ -293,7 +301,7 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 				manifest.Annotate([]manifest.Object{o}, k, v)
 			}
 			extra.Objects = append(extra.Objects, o)
-			extra.Once = append(extra.Once, chart.OnceOnly(h.Hook) || h.Keep)
+			extra.Once = append(extra.Once, hook.OnceOnly(h.Hook) || h.Keep)
 		}
 	}
 	// Merge by wave number with the jobs of the args (jobs.Unique checks
@@ -327,13 +335,13 @@ func markHook(obj map[string]any) {
 	var was string
 	if v, ok := ann["helm.sh/hook"].(string); ok {
 		was = v
-	} else if v, ok := ann[argoHook].(string); ok {
+	} else if v, ok := ann[hook.ArgoCDAnnotation].(string); ok {
 		was = "argocd: " + v
 	} else {
 		return
 	}
 	for k := range ann {
-		if strings.HasPrefix(k, "helm.sh/hook") || strings.HasPrefix(k, argoHook) || k == argoSyncWave {
+		if strings.HasPrefix(k, "helm.sh/hook") || strings.HasPrefix(k, hook.ArgoCDAnnotation) || k == hook.ArgoCDSyncWaveAnnotation {
 			delete(ann, k)
 		}
 	}

@@ -10,8 +10,8 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/hook"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
@@ -52,9 +52,9 @@ func planFiles(p *check.Problems, stack vocab.Stack, args *Args, plan *Plan) {
 			return
 		}
 		// Argo CD's resource hooks among them run as phases.
-		var pre, post []chart.Hook
+		var pre, post []hook.Hook
 		var warnings []string
-		objs, pre, post, warnings = argoHooks(p, objs)
+		objs, pre, post, warnings = hook.ArgoCD(p, "app.manifests", objs)
 		plan.Warnings = append(plan.Warnings, warnings...)
 		plan.PreDeploy, plan.PreHooks = planHooks(p, "app.manifests", args, plan, asRuns(pre, args), plan.PreDeploy)
 		plan.PostDeploy, plan.PostHooks = planHooks(p, "app.manifests", args, plan, asRuns(post, args), plan.PostDeploy)
@@ -68,7 +68,7 @@ func planFiles(p *check.Problems, stack vocab.Stack, args *Args, plan *Plan) {
 }
 
 // asRuns are Argo CD's hooks, each run as its rerun rules say.
-func asRuns(hooks []chart.Hook, args *Args) []hookRun {
+func asRuns(hooks []hook.Hook, args *Args) []hookRun {
 	out := make([]hookRun, len(hooks))
 	for i, h := range hooks {
 		out[i] = hookRun{Hook: h, Rerun: ownRerun(h, args)}

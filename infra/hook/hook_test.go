@@ -1,0 +1,70 @@
+package hook_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/hook"
+)
+
+// TestPlace pins where an install and an upgrade run a hook of every
+// combination of events, as Helm runs them, once each.
+func TestPlace(t *testing.T) {
+	for _, tc := range []struct {
+		events           string
+		install, upgrade hook.Phase
+	}{
+		{"pre-install", hook.Pre, hook.None},
+		{"post-install", hook.Post, hook.None},
+		{"pre-upgrade", hook.None, hook.Pre},
+		{"post-upgrade", hook.None, hook.Post},
+		{"pre-install,pre-upgrade", hook.Pre, hook.Pre},
+		{"post-install,post-upgrade", hook.Post, hook.Post},
+		{"post-install,pre-upgrade", hook.Post, hook.Pre}, // a migration that needs the bundled database
+		{"pre-install,post-upgrade", hook.Pre, hook.Post},
+		{"pre-install,post-install", hook.Pre, hook.None}, // Helm runs it twice; once, first
+		{"pre-upgrade,post-upgrade", hook.None, hook.Pre},
+		{"pre-install,post-install,pre-upgrade,post-upgrade", hook.Pre, hook.Pre},
+		{"post-install,test", hook.Post, hook.Post}, // tests on
+		{"test", hook.Post, hook.Post},
+		{"pre-upgrade,pre-rollback", hook.None, hook.Pre},
+		{"pre-delete", hook.None, hook.None},
+		{"post-rollback", hook.None, hook.None},
+		{"", hook.None, hook.None},
+	} {
+		events := strings.Split(tc.events, ",")
+		assert.Equal(t, tc.install, hook.Place(events, false, true), "install %s", tc.events)
+		assert.Equal(t, tc.upgrade, hook.Place(events, true, true), "upgrade %s", tc.events)
+	}
+	// Without tests, a test hook runs on neither.
+	assert.Equal(t, hook.None, hook.Place([]string{"test"}, false, false))
+	assert.Equal(t, hook.None, hook.Place([]string{"test"}, true, false))
+}
+
+// TestOnceOnlyAndTestOnly: which hooks a release runs once, and which only
+// as tests after the other post-deploy hooks.
+func TestOnceOnlyAndTestOnly(t *testing.T) {
+	for _, tc := range []struct {
+		events         []string
+		once, testOnly bool
+	}{
+		{[]string{"pre-install"}, true, false},
+		{[]string{"post-install"}, true, false},
+		{[]string{"pre-install", "post-install"}, true, false},
+		{[]string{"pre-install", "pre-upgrade"}, false, false},
+		{[]string{"post-install", "post-upgrade"}, false, false},
+		{[]string{"pre-upgrade"}, false, false},
+		{[]string{"post-upgrade"}, false, false},
+		{[]string{"pre-install", "post-upgrade"}, false, false}, // runs on every upgrade, after the app
+		{[]string{"post-install", "test"}, true, false},         // also runs with the release's post hooks
+		{[]string{"test"}, false, true},
+		{[]string{"pre-delete"}, false, false},
+		{nil, false, false},
+	} {
+		h := hook.Hook{Events: tc.events}
+		assert.Equal(t, tc.once, hook.OnceOnly(h), "OnceOnly %v", tc.events)
+		assert.Equal(t, tc.testOnly, hook.TestOnly(h), "TestOnly %v", tc.events)
+	}
+}
