@@ -91,7 +91,6 @@ type Object struct {
 	Obj map[string]any
 }
 
-
 // Rendered is a chart split into the phases of a release.
 type Rendered struct {
 	// App holds the chart's non-hook objects (and its crds/ files) in Helm's install order

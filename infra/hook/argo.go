@@ -89,4 +89,3 @@ func kindRank(kind string) int {
 	}
 	return 0
 }
-

@@ -90,4 +90,3 @@ func OnceOnly(h Hook) bool {
 func TestOnly(h Hook) bool {
 	return len(h.Events) > 0 && !slices.ContainsFunc(h.Events, func(e string) bool { return e != Test })
 }
-
