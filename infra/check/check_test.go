@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
@@ -38,36 +37,36 @@ func TestRulesRefuse(t *testing.T) {
 
 		// Name
 		{"name starting with a digit", func(p *check.Problems) { check.Name(p, "app.name", "1shop", validation.IsDNS1035Label) },
-			"app.name", `"1shop" is not a valid name: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character`},
+			"app.name", `"1shop" is not a valid name: a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for validation is '[a-z]([-a-z0-9]*[a-z0-9])?')`},
 
 		// JobName
 		{"job name with capitals", func(p *check.Problems) { check.JobName(p, "jobs[0].name", "", "Migrate") },
-			"jobs[0].name", `"Migrate" is not a valid name: a lowercase RFC 1123 label must consist of lower case alphanumeric characters`},
+			"jobs[0].name", `"Migrate" is not a valid name: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
 		{"job name starting with a dash", func(p *check.Problems) { check.JobName(p, "jobs[0].name", "migrations-", "-x") },
-			"jobs[0].name", `"-x" is not a valid name: a lowercase RFC 1123 label`},
+			"jobs[0].name", `"-x" is not a valid name: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
 		{"job name 55 characters without prefix", func(p *check.Problems) { check.JobName(p, "jobs[0].name", "", strings.Repeat("m", 55)) },
 			"jobs[0].name", `"` + strings.Repeat("m", 55) + `" is not a valid name: must be no more than 54 characters, got 55: ` + lengthReason},
 		{"job name 64 characters reported once, with the real limit", func(p *check.Problems) { check.JobName(p, "jobs[0].name", "", strings.Repeat("m", 64)) },
-			"jobs[0].name", "must be no more than 54 characters, got 64"},
+			"jobs[0].name", `"` + strings.Repeat("m", 64) + `" is not a valid name: must be no more than 54 characters, got 64: the provider appends "-" and 8 hex digits to form the Job's name, which must fit the 63-character label batch.kubernetes.io/job-name`},
 		{"job name too long with the prefix", func(p *check.Problems) {
 			check.JobName(p, "preDeploy[0].name", "shop-pre-deploy-", strings.Repeat("a", 39))
 		}, "preDeploy[0].name", `"` + strings.Repeat("a", 39) + `" is not a valid name: with the prefix "shop-pre-deploy-" it must be no more than 54 characters, got 55: ` + lengthReason + "; shorten the job's name or the component's"},
 
 		// Namespace
 		{"namespace with capitals", func(p *check.Problems) { check.Namespace(p, "namespace", "Shop") },
-			"namespace", `"Shop" is not a valid name: a lowercase RFC 1123 label`},
+			"namespace", `"Shop" is not a valid name: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
 		{"namespace 64 characters", func(p *check.Problems) { check.Namespace(p, "namespace", strings.Repeat("n", 64)) },
-			"namespace", "must be no more than 63 characters"},
+			"namespace", `"` + strings.Repeat("n", 64) + `" is not a valid name: must be no more than 63 characters`},
 		{"namespace kube-system", func(p *check.Problems) { check.Namespace(p, "namespace", "kube-system") },
 			"namespace", `"kube-system" is a namespace of Kubernetes itself, not the release's: with createNamespace (the default) the release would own it, relabel it for Pod Security and delete it with everything in it on pulumi destroy; without, the app and Jobs would mix with the cluster's own objects. Use a namespace of the release's own, e.g. shop`},
 		{"namespace default", func(p *check.Problems) { check.Namespace(p, "namespace", "default") },
-			"namespace", `"default" is a namespace of Kubernetes itself`},
+			"namespace", `"default" is a namespace of Kubernetes itself, not the release's: with createNamespace (the default) the release would own it, relabel it for Pod Security and delete it with everything in it on pulumi destroy; without, the app and Jobs would mix with the cluster's own objects. Use a namespace of the release's own, e.g. shop`},
 
 		// Image
 		{"image with a trailing colon", func(p *check.Problems) { check.Image(p, "image", "ghcr.io/acme/shop:", "dev") },
 			"image", `"ghcr.io/acme/shop:" is not an image reference (invalid reference format); use repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`},
 		{"image with capitals", func(p *check.Problems) { check.Image(p, "image", "GHCR.io/Acme/x:1", "dev") },
-			"image", "must be lowercase"},
+			"image", `"GHCR.io/Acme/x:1" is not an image reference (invalid reference format: repository name (Acme/x) must be lowercase); use repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`},
 		{"untagged in prod", func(p *check.Problems) { check.Image(p, "image", "ghcr.io/acme/shop", "prod") },
 			"image", `"ghcr.io/acme/shop" has no tag; stack "prod" is a production stack, so pin a version tag or a digest (repo@sha256:…)`},
 		{"latest in acme/pulumi-jobs/prod-eu", func(p *check.Problems) { check.Image(p, "image", "shop:latest", "acme/pulumi-jobs/prod-eu") },
@@ -78,19 +77,21 @@ func TestRulesRefuse(t *testing.T) {
 			"jobs[0].timeout", `"10" is not a Go duration; use e.g. "90s", "10m" or "1h30m"`},
 		{"timeout 0s", func(p *check.Problems) { check.Timeout(p, "jobs[0].timeout", "0s") },
 			"jobs[0].timeout", `must be positive, got "0s"`},
+		{"timeout beyond Go durations", func(p *check.Problems) { check.Timeout(p, "jobs[0].timeout", "9999999h") },
+			"jobs[0].timeout", `"9999999h" is not a Go duration; use e.g. "90s", "10m" or "1h30m"`},
 		{"timeout 168h1s", func(p *check.Problems) { check.Timeout(p, "jobs[0].timeout", "168h1s") },
 			"jobs[0].timeout", `"168h1s" is longer than the maximum of 168h (7 days); the timeout becomes the Job's activeDeadlineSeconds and the engine waits that plus 1m, so give the longest the Job may really run, e.g. "2h"`},
 
 		// Annotations
 		{"annotation key with two slashes", func(p *check.Problems) { check.Annotations(p, "jobs[0].annotations", map[string]string{"a/b/c": "x"}) },
-			`jobs[0].annotations["a/b/c"]`, "not a valid annotation key: a valid label key must consist of alphanumeric characters"},
+			`jobs[0].annotations["a/b/c"]`, `not a valid annotation key: a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')`},
 		{"annotations over 256 KiB", func(p *check.Problems) {
 			check.Annotations(p, "jobs[0].annotations", map[string]string{"a": strings.Repeat("x", 256*1024)})
 		}, "jobs[0].annotations", "keys and values total 262145 bytes, more than Kubernetes' limit of 262144 bytes (256 KiB) for the annotations of one object; keep large data out of annotations, e.g. in a ConfigMap"},
 
 		// Env
 		{"env name starting with a digit", func(p *check.Problems) { check.Env(p, "app.env", map[string]string{"9LIVES": "x"}) },
-			"app.env.9LIVES", "not a valid environment variable name: a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit"},
+			"app.env.9LIVES", `not a valid environment variable name: a valid environment variable name must consist of alphabetic characters, digits, '_', '-', or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or 'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')`},
 		{"env DATABASE_URL", func(p *check.Problems) { check.Env(p, "app.env", map[string]string{"DATABASE_URL": "postgres://x"}) },
 			"app.env.DATABASE_URL", "is reserved: it is set from the secret database URL (stack config: pulumi config set --secret databaseUrl; component: the databaseUrl argument)"},
 
@@ -110,9 +111,7 @@ func TestRulesRefuse(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			p := &check.Problems{}
 			c.rule(p)
-			require.Len(t, p.List, 1, "exactly one problem: %v", p.List)
-			assert.Equal(t, c.key, p.List[0].Key)
-			assert.Contains(t, p.List[0].Message, c.msg)
+			assert.Equal(t, []check.Problem{{Key: c.key, Message: c.msg}}, p.List)
 		})
 	}
 }

@@ -214,15 +214,12 @@ func loadApp(p *problems, raw json.RawMessage, args *release.Args) {
 	if !ok {
 		return
 	}
+	// An absent name or image is the release's rule to report (NewPlan).
 	if name, ok := o.string("name"); ok {
 		args.App.Name = name
-	} else if _, present := o.raw("name"); !present {
-		p.add(o.path("name"), "required; a DNS-1035 label naming the Deployment and Service, e.g. shop")
 	}
 	if image, ok := o.string("image"); ok {
 		args.Image = pulumi.String(image)
-	} else if _, present := o.raw("image"); !present {
-		p.add(o.path("image"), `required; the image to release as repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`)
 	}
 	if n, ok := o.int("replicas", check.ReplicasRange()); ok {
 		args.App.Replicas = &n

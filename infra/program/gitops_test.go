@@ -1,16 +1,13 @@
 package program_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/internal/pulumitest"
-	"github.com/pulumi-jobs/pulumi-jobs/infra/program"
 )
 
 func gitopsConfig(t *testing.T, gitops map[string]any) pulumitest.Config {
@@ -68,36 +65,4 @@ func TestGitOpsHandOver(t *testing.T) {
 	assert.Equal(t, "shop", prop(t, nsRole.Inputs, "rules[0].resourceNames[0]").StringValue(), "rights on the release's namespace only")
 	assert.ElementsMatch(t, []string{sa.URN, delegator.URN, admin.URN, nsRole.URN, nsBinding.URN}, r.explicitDeps(stack),
 		"the Stack waits for its service account and permissions")
-}
-
-func TestGitOpsValidation(t *testing.T) {
-	valid := func() map[string]any {
-		return map[string]any{"repository": "https://github.com/acme/shop.git", "targetStack": "acme/pulumi-jobs/prod", "accessTokenSecret": "pulumi-api"}
-	}
-	cases := []struct {
-		name   string
-		mutate func(g map[string]any)
-		key    string
-		msg    string
-	}{
-		{"missing repository", func(g map[string]any) { delete(g, "repository") }, "pulumi-jobs:gitops.repository", "required"},
-		{"target stack not qualified", func(g map[string]any) { g["targetStack"] = "prod" }, "pulumi-jobs:gitops.targetStack", "organization/project/stack"},
-		{"target stack is this stack", func(g map[string]any) { g["targetStack"] = "acme/pulumi-jobs/bootstrap" }, "pulumi-jobs:gitops.targetStack", "this stack itself"},
-		{"missing token secret", func(g map[string]any) { delete(g, "accessTokenSecret") }, "pulumi-jobs:gitops.accessTokenSecret", "kubectl create secret"},
-		{"resync below the operator minimum", func(g map[string]any) { g["resyncInterval"] = "30s" }, "pulumi-jobs:gitops.resyncInterval", "minimum of 1m"},
-		{"unknown key", func(g map[string]any) { g["accessToken"] = "pul-123" }, "pulumi-jobs:gitops.accessToken", "unknown key"},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			g := valid()
-			c.mutate(g)
-			m, err := pulumitest.Run(program.Run, "bootstrap", gitopsConfig(t, g))
-			var cerr *config.Error
-			require.ErrorAs(t, err, &cerr)
-			require.Len(t, cerr.Problems, 1, "%v", cerr.Problems)
-			assert.Equal(t, c.key, cerr.Problems[0].Key)
-			assert.True(t, strings.Contains(cerr.Problems[0].Message, c.msg), cerr.Problems[0].Message)
-			assert.Empty(t, m.Registrations())
-		})
-	}
 }

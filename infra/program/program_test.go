@@ -2,6 +2,7 @@ package program_test
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -500,6 +501,25 @@ func TestInvalidConfigRegistersNothing(t *testing.T) {
 	}
 	assert.Equal(t, []string{"pulumi-jobs:app.imag", "pulumi-jobs:app.image", "pulumi-jobs:app.name"}, keys, "every problem at once")
 	assert.Empty(t, m.Registrations(), "nothing may be registered when the config is invalid")
+}
+
+// TestChartRefusalUnderItsKey: a refusal that only the release's cluster
+// step can make (a chart that calls lookup, with no cluster to read) comes
+// back as a config error under the config key, as every other does.
+func TestChartRefusalUnderItsKey(t *testing.T) {
+	t.Setenv("KUBECONFIG", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("HOME", t.TempDir())
+	cfg := minimal()
+	require.NoError(t, cfg.SetObject("pulumi-jobs:app", map[string]any{
+		"name": "ledger", "image": "ghcr.io/acme/ledger:1.0.0", "chart": map[string]any{"path": "../chart/testdata/ledger"},
+	}))
+	m, err := pulumitest.Run(program.Run, "dev", cfg)
+	var cerr *config.Error
+	require.ErrorAs(t, err, &cerr)
+	assert.Equal(t, []config.Problem{{Key: "pulumi-jobs:app.chart", Message: "the chart calls lookup, which reads the release's cluster, and " +
+		"no Kubernetes cluster is configured: nothing is rendered without it (its objects would differ from the ones up renders); " +
+		"give the release its cluster (kubeconfig, context, or the stack's kubernetes:kubeconfig)"}}, cerr.Problems)
+	assert.Empty(t, m.Registrations(), "nothing may be registered when the chart is refused")
 }
 
 func TestMermaid(t *testing.T) {
