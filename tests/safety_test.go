@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,7 +93,8 @@ func TestUnknownKey(t *testing.T) {
 	require.ErrorAs(t, err, &cfgErr)
 	require.Len(t, cfgErr.Problems, 1)
 	assert.Equal(t, "pulumi-jobs:preDeploys", cfgErr.Problems[0].Key)
-	assert.Contains(t, cfgErr.Problems[0].Message, "preDeploy")
+	assert.True(t, strings.HasPrefix(cfgErr.Problems[0].Message, "unknown key; did you mean preDeploy? The valid pulumi-jobs keys are "),
+		"the likely fix: %s", cfgErr.Problems[0].Message)
 }
 
 // TestClusterPaths: a relative --kubeconfig reaches the provider as an

@@ -1,6 +1,7 @@
 package release_test
 
 import (
+	"os"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -168,16 +169,18 @@ func TestCustomResourcesAfterTheirDefinitions(t *testing.T) {
 }
 
 func TestAppFromFilesRefusals(t *testing.T) {
+	wd, err := os.Getwd()
+	require.NoError(t, err)
 	for _, c := range []struct {
 		name   string
 		mutate func(a *release.Args)
 		key    string
 		msg    string
 	}{
-		{"replicas with files", func(a *release.Args) { a.App.Replicas = ptr(2) }, "app.replicas", "has no effect with the app from files"},
-		{"missing directory", func(a *release.Args) { a.App.Manifests = "nowhere" }, "app.manifests", "nowhere"},
-		{"manifest and command", func(a *release.Args) { a.PreDeploy[0].Command = []string{"x"} }, "preDeploy[0].command", "cannot be set with manifest"},
-		{"manifest not a Job", func(a *release.Args) { a.PreDeploy[0].Manifest = "../manifest/testdata/flux/deploy/service.yaml" }, "preDeploy[0].manifest", "must hold exactly one Job"},
+		{"replicas with files", func(a *release.Args) { a.App.Replicas = ptr(2) }, "app.replicas", "has no effect with the app from files (app.manifests or app.chart); set it in the files, or remove it"},
+		{"missing directory", func(a *release.Args) { a.App.Manifests = "nowhere" }, "app.manifests", "nowhere is not a file or directory (stat nowhere: no such file or directory); give a YAML file, a directory of YAML files or a directory with a kustomization.yaml, relative to the project directory " + wd},
+		{"manifest and command", func(a *release.Args) { a.PreDeploy[0].Command = []string{"x"} }, "preDeploy[0].command", "cannot be set with manifest: the Job's command comes from ../manifest/testdata/flux/pre-deploy/migration.job.yaml; set it there, or remove manifest"},
+		{"manifest not a Job", func(a *release.Args) { a.PreDeploy[0].Manifest = "../manifest/testdata/flux/deploy/service.yaml" }, "preDeploy[0].manifest", "../manifest/testdata/flux/deploy/service.yaml must hold exactly one Job (batch/v1); it holds Service/my-app (../manifest/testdata/flux/deploy/service.yaml)"},
 		{"two Argo CD hooks of one generateName", func(a *release.Args) {
 			a.App.Manifests = "../manifest/testdata/hooks/argo-dup"
 			a.PostDeploy = nil
@@ -193,22 +196,15 @@ func TestAppFromFilesRefusals(t *testing.T) {
 			a.PreDeploy = []jobs.Job{{Name: "smoke-test", Command: []string{"/app/smoke"}}}
 		}, "app.manifests", `a hook of ../manifest/testdata/hooks/argo/smoke.yaml runs as a Job named "smoke-test", as preDeploy[0] does; job names must be unique: rename one`},
 		{"Helm hook among the app's objects", func(a *release.Args) { a.App.Manifests = "../manifest/testdata/hooks/helm" }, "app.manifests",
-			"Job/smoke (../manifest/testdata/hooks/helm/smoke.yaml) is a Helm post-upgrade hook; release the chart with app.chart"},
-		{"output namespace", func(a *release.Args) { a.Namespace = pulumi.String("my-app").ToStringOutput() }, "namespace", "must be a plain string when the app comes from files"},
+			"Job/smoke (../manifest/testdata/hooks/helm/smoke.yaml) is a Helm post-upgrade hook; release the chart with app.chart (its hooks run as phases), or list the file as preDeploy or postDeploy with manifest: <its file>"},
+		{"output namespace", func(a *release.Args) { a.Namespace = pulumi.String("my-app").ToStringOutput() }, "namespace", "must be a plain string when the app comes from files: it is written into every object before the engine runs"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := fluxArgs()
 			c.mutate(args)
 			p := &check.Problems{}
 			release.NewPlan(p, "my-app", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, args)
-			var found bool
-			for _, q := range p.List {
-				if q.Key == c.key {
-					assert.Contains(t, q.Message, c.msg)
-					found = true
-				}
-			}
-			require.True(t, found, "no problem at %s in %v", c.key, p.List)
+			assert.Equal(t, []check.Problem{{Key: c.key, Message: c.msg}}, p.List)
 		})
 	}
 }
