@@ -55,14 +55,14 @@ func TestAppFromChart(t *testing.T) {
 		require.Contains(t, finished, k, "the first release created %s", k)
 	}
 	assert.NotContains(t, finished, backup, "an install does not run the pre-upgrade backup")
-	assert.Greater(t, started[migrate], finished[hookConfig], "the migration started before its ConfigMap hook was created")
-	assert.Greater(t, started[migrate], finished[secret], "the migration started before the install Secret was created")
-	assert.Greater(t, started[record], finished[testHook], "the record was written before the last hook finished")
+	after(t, started, finished, migrate, hookConfig, "the migration started before its ConfigMap hook was created")
+	after(t, started, finished, migrate, secret, "the migration started before the install Secret was created")
+	after(t, started, finished, record, testHook, "the record was written before the last hook finished")
 	for _, k := range []string{deployment, service, appConfig} {
-		assert.Greater(t, started[k], finished[migrate], "%s started before the last pre-deploy hook finished", k)
-		assert.Greater(t, started[smoke], finished[k], "the smoke test started before %s was awaited", k)
+		after(t, started, finished, k, migrate, "%s started before the last pre-deploy hook finished", k)
+		after(t, started, finished, smoke, k, "the smoke test started before %s was awaited", k)
 	}
-	assert.Greater(t, started[testHook], finished[smoke], "the test hook started before the post-upgrade hooks finished")
+	after(t, started, finished, testHook, smoke, "the test hook started before the post-upgrade hooks finished")
 
 	jobs := jobsOf(t, c, ns)
 	migrated, smoked, tested := only(t, jobs, "shop-migrate"), only(t, jobs, "shop-smoke-test"), only(t, jobs, "test-connection")
@@ -120,7 +120,7 @@ func TestAppFromChart(t *testing.T) {
 	require.Positive(t, backupRun, "the engine reported the creation of the backup's new run")
 	assert.Greater(t, backupRun, migrateRun, "weight 0 ran before weight -5 finished")
 	assert.Greater(t, started[deployment], backupRun, "the rollout started before the upgrade hooks completed")
-	assert.Greater(t, started[smoke], finished[deployment], "the smoke test started before the rollout was awaited (Available)")
+	after(t, started, finished, smoke, deployment, "the smoke test started before the rollout was awaited (Available)")
 	// A replaced Job's last step is the deletion of the previous run, after
 	// the new one completed (create-before-delete).
 	assert.Equal(t, map[string]apitype.OpType{

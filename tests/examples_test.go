@@ -57,12 +57,12 @@ func TestExampleJobsAroundOwnApp(t *testing.T) {
 	started, finished := sequences(evts)
 	pre := []string{"migrations-migrate-schema", "migrations-migrate-search-index", "migrations-seed-reference-data"}
 	for _, j := range pre {
-		assert.Greater(t, started[deploymentT+"app"], finished[jobT+j], "the Deployment started before %s finished", j)
+		after(t, started, finished, deploymentT+"app", jobT+j, "the Deployment started before %s finished", j)
 	}
 	for _, j := range pre[:2] {
-		assert.Greater(t, started[jobT+pre[2]], finished[jobT+j], "wave 1 started before wave 0's %s finished", j)
+		after(t, started, finished, jobT+pre[2], jobT+j, "wave 1 started before wave 0's %s finished", j)
 	}
-	assert.Greater(t, started[jobT+"smoke-smoke-test"], finished[deploymentT+"app"], "the smoke test started before the rollout was awaited")
+	after(t, started, finished, jobT+"smoke-smoke-test", deploymentT+"app", "the smoke test started before the rollout was awaited")
 
 	// The cluster agrees: the new ReplicaSet after the last migration, the
 	// smoke test after the Deployment became Available.
@@ -151,9 +151,9 @@ func TestExampleRelease(t *testing.T) {
 	require.NoError(t, err)
 	started, finished := sequences(evts)
 	for _, j := range []string{"migrate-schema", "migrate-search-index", "seed-reference-data"} {
-		assert.Greater(t, started[deploymentT+"shop"], finished[preJobT+j], "the Deployment started before %s finished", j)
+		after(t, started, finished, deploymentT+"shop", preJobT+j, "the Deployment started before %s finished", j)
 	}
-	assert.Greater(t, started[postJobT+"smoke-test"], finished[deploymentT+"shop"])
+	after(t, started, finished, postJobT+"smoke-test", deploymentT+"shop")
 	jobs := jobsOf(t, c, ns)
 	for _, j := range []string{"migrate-schema", "migrate-search-index", "seed-reference-data", "smoke-test"} {
 		assert.True(t, complete(only(t, jobs, j)), "Job %s completed", j)
@@ -215,10 +215,10 @@ func TestExampleChart(t *testing.T) {
 		require.Contains(t, finished, k)
 	}
 	assert.NotContains(t, finished, backup, "an install does not run the pre-upgrade backup")
-	assert.Greater(t, started[migrate], finished[hookConfig])
-	assert.Greater(t, started[deployment], finished[migrate])
-	assert.Greater(t, started[smoke], finished[deployment])
-	assert.Greater(t, started[testHook], finished[smoke])
+	after(t, started, finished, migrate, hookConfig)
+	after(t, started, finished, deployment, migrate)
+	after(t, started, finished, smoke, deployment)
+	after(t, started, finished, testHook, smoke)
 	st := s.state(t)
 	assert.Contains(t, st[deployment].Dependencies, st[migrate].URN, "the app waits for the last pre-deploy hook in state")
 	assert.Contains(t, st[smoke].Dependencies, st[deployment].URN)

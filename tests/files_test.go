@@ -58,10 +58,10 @@ func TestAppFromFluxLayout(t *testing.T) {
 	dk := "kubernetes:apps/v1:Deployment::my-app-" + r.namespace + "/my-app"
 	sk := "kubernetes:core/v1:Service::my-app-" + r.namespace + "/my-app"
 	migration, warm := jobT+"my-app-pre-deploy-db-migration", jobT+"my-app-post-deploy-cache-warm"
-	assert.Greater(t, started[dk], finished[migration], "the Deployment started before the migration finished")
-	assert.Greater(t, started[sk], finished[migration])
-	assert.Greater(t, started[warm], finished[dk], "the warm-up started before the rollout was awaited")
-	assert.Greater(t, started[warm], finished[sk])
+	after(t, started, finished, dk, migration, "the Deployment started before the migration finished")
+	after(t, started, finished, sk, migration)
+	after(t, started, finished, warm, dk, "the warm-up started before the rollout was awaited")
+	after(t, started, finished, warm, sk)
 
 	jobs := jobsOf(t, c, r.namespace)
 	m := only(t, jobs, "db-migration")
@@ -119,15 +119,15 @@ func TestAppFromKustomization(t *testing.T) {
 	for k := range started {
 		if strings.Contains(k, "::my-app-"+ns+"/") {
 			appObjects = append(appObjects, k)
-			assert.Greater(t, started[k], finished[migrate], "%s started before the migration finished", k)
+			after(t, started, finished, k, migrate, "%s started before the migration finished", k)
 		}
 	}
 	assert.Len(t, appObjects, 5, "the Deployment, the Service, the generated ConfigMap, the kept one and the Backup: %v", appObjects)
 	crd := "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinition::my-app-backups.example.com"
 	backup := "kubernetes:example.com/v1:Backup::my-app-" + ns + "/nightly"
 	require.Contains(t, finished, crd)
-	assert.Greater(t, started[crd], finished[migrate])
-	assert.Greater(t, started[backup], finished[crd], "the custom resource started before its definition was created")
+	after(t, started, finished, crd, migrate)
+	after(t, started, finished, backup, crd, "the custom resource started before its definition was created")
 
 	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "my-app", metav1.GetOptions{})
 	require.NoError(t, err)
@@ -200,10 +200,10 @@ func TestAppFromArgoCDDirectory(t *testing.T) {
 	for _, k := range []string{settings, migrate, seed, deployment, smoke} {
 		require.Contains(t, finished, k)
 	}
-	assert.Greater(t, started[migrate], finished[settings])
-	assert.Greater(t, started[seed], finished[migrate], "sync-wave 1 started before sync-wave 0 finished")
-	assert.Greater(t, started[deployment], finished[seed])
-	assert.Greater(t, started[smoke], finished[deployment], "the PostSync hook started before the rollout was awaited")
+	after(t, started, finished, migrate, settings)
+	after(t, started, finished, seed, migrate, "sync-wave 1 started before sync-wave 0 finished")
+	after(t, started, finished, deployment, seed)
+	after(t, started, finished, smoke, deployment, "the PostSync hook started before the rollout was awaited")
 	jobs := jobsOf(t, c, ns)
 	for _, j := range []string{"migrate", "seed", "smoke-test"} {
 		assert.True(t, complete(only(t, jobs, j)), "%s completed and is kept", j)

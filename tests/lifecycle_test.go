@@ -59,9 +59,9 @@ func TestChartLifecycle(t *testing.T) {
 	started, finished := sequences(res.Events)
 	assert.NotContains(t, finished, backup, "an install does not run the pre-upgrade backup")
 	for _, k := range []string{db, app} {
-		assert.Greater(t, started[migrate], finished[k], "the post-install migration started before %s was rolled out", k)
+		after(t, started, finished, migrate, k, "the post-install migration started before %s was rolled out", k)
 	}
-	assert.Greater(t, started[seed], finished[migrate], "the seed (weight 5) started before the migration (0) finished")
+	after(t, started, finished, seed, migrate, "the seed (weight 5) started before the migration (0) finished")
 	installed := hookRuns(t, c, ns)
 	assert.Equal(t, []string{ledgerMigrate, ledgerViews, ledgerSeed}, keys(installed), "the install ran each install hook once")
 	views := only(t, jobsOf(t, c, ns), ledgerViews)
@@ -97,6 +97,7 @@ func TestChartLifecycle(t *testing.T) {
 	}, changed(res.Events), "the upgrade hooks ran once each, the seed did not, the database and its password stayed")
 	started, finished = sequences(res.Events)
 	migrateRun := newRunCreated(res.Events, migrate)
+	require.Contains(t, finished, backup, "the backup's step finished")
 	assert.Greater(t, migrateRun, finished[backup], "the migration (weight 0) ran before the backup (-5) finished")
 	assert.Greater(t, started[app], migrateRun, "the rollout started before the pre-upgrade migration completed")
 	upgraded := hookRuns(t, c, ns)

@@ -66,6 +66,16 @@ func sequences(evts []events.EngineEvent) (started, finished map[string]int) {
 	return started, finished
 }
 
+// after asserts that the step of later started after the step of earlier
+// finished (keys as sequences gives them); both must have been seen, so a
+// step that never ran or a misspelt key fails instead of reading as 0.
+func after(t *testing.T, started, finished map[string]int, later, earlier string, msgAndArgs ...any) {
+	t.Helper()
+	require.Contains(t, started, later, "no step of %s started", later)
+	require.Contains(t, finished, earlier, "no step of %s finished", earlier)
+	assert.Greater(t, started[later], finished[earlier], msgAndArgs...)
+}
+
 // The labels every release puts on its Jobs, as literals: the tests pin them.
 const (
 	labelJob    = "pulumi-jobs/job"
@@ -116,15 +126,15 @@ func TestOrderAndPodSecurity(t *testing.T) {
 	// The engine's own record is strictly ordered (timestamps above have a
 	// resolution of one second).
 	started, finished := sequences(res.Events)
-	assert.Greater(t, started[preJobT+"c"], finished[preJobT+"a"])
-	assert.Greater(t, started[preJobT+"c"], finished[preJobT+"b"])
+	after(t, started, finished, preJobT+"c", preJobT+"a")
+	after(t, started, finished, preJobT+"c", preJobT+"b")
 	dk := "kubernetes:apps/v1:Deployment::shop"
 	for _, pre := range []string{"a", "b", "c"} {
-		assert.Greater(t, started[dk], finished[preJobT+pre], "the Deployment started before %s finished", pre)
+		after(t, started, finished, dk, preJobT+pre, "the Deployment started before %s finished", pre)
 	}
-	assert.Greater(t, started[postJobT+"p"], finished[dk])
-	assert.Greater(t, started[postJobT+"p"], finished["kubernetes:core/v1:Service::shop"])
-	assert.Greater(t, started[postJobT+"q"], finished[postJobT+"p"])
+	after(t, started, finished, postJobT+"p", dk)
+	after(t, started, finished, postJobT+"p", "kubernetes:core/v1:Service::shop")
+	after(t, started, finished, postJobT+"q", postJobT+"p")
 
 	ns, err := c.CoreV1().Namespaces().Get(ctx, r.namespace, metav1.GetOptions{})
 	require.NoError(t, err)
