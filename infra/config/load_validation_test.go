@@ -3,6 +3,7 @@ package config_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -236,6 +237,25 @@ func TestValidationValidCases(t *testing.T) {
 			require.NoError(t, err)
 		})
 	}
+}
+
+// TestEdgeValuesCarried: values at the edges are not only accepted but
+// carried into the plan as given.
+func TestEdgeValuesCarried(t *testing.T) {
+	d := newDraft()
+	d.app["replicas"] = 0
+	d.app["resources"] = map[string]any{"requests": map[string]any{"cpu": 0.25}, "limits": map[string]any{"cpu": 1}}
+	d.pre[0]["timeout"] = "168h"
+	d.pre[0]["backoffLimit"] = 0
+	plan, err := config.Load(pulumitest.Source{Config: d.config(t), StackName: "dev"})
+	require.NoError(t, err)
+	assert.Equal(t, 0, plan.App.Replicas)
+	assert.Equal(t, "0.25", plan.App.Resources.Requests.CPU)
+	assert.Equal(t, "1", plan.App.Resources.Limits.CPU)
+	require.Len(t, plan.PreDeploy, 1)
+	require.Len(t, plan.PreDeploy[0].Jobs, 1)
+	assert.Equal(t, 168*time.Hour, plan.PreDeploy[0].Jobs[0].Timeout)
+	assert.Equal(t, 0, plan.PreDeploy[0].Jobs[0].BackoffLimit)
 }
 
 func TestValidationReportsEveryProblem(t *testing.T) {
