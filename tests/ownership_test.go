@@ -14,6 +14,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -209,4 +210,28 @@ func jobUIDs(jobs map[string][]batchv1.Job) map[string][]types.UID {
 		out[name] = uids(list)
 	}
 	return out
+}
+
+// TestInvalidReleaseFromYAML: args that the release's rules refuse are
+// refused the same way through the component provider, from a plain
+// `pulumi preview` and `up` of a YAML program: every problem named under its
+// argument, nothing registered, not even the namespace.
+func TestInvalidReleaseFromYAML(t *testing.T) {
+	e := setup(t)
+	ns := "invalid-yaml"
+	s := newCLIStack(t, e, "release-yaml", map[string]string{"namespace": ns, "image": "ghcr.io/acme/shop:"})
+	for verb, run := range map[string]func(*testing.T) ([]events.EngineEvent, error){"preview": s.preview, "up": s.up} {
+		evts, err := run(t)
+		require.Error(t, err, "%s must fail", verb)
+		msg := diagnostics(evts, "error")
+		assert.Contains(t, msg, "pulumi-jobs:index:Release shop: 1 invalid argument(s); nothing was registered:\n"+
+			`  - image: "ghcr.io/acme/shop:" is not an image reference (invalid reference format); use repo:tag or repo@sha256:…, e.g. "ghcr.io/acme/shop:1.4.2"`, verb)
+		for _, e := range evts {
+			if o := e.ResOutputsEvent; o != nil && strings.Contains(string(o.Metadata.Type), "kubernetes:") {
+				t.Errorf("%s created %s", verb, o.Metadata.URN)
+			}
+		}
+	}
+	_, err := e.cluster.Client.CoreV1().Namespaces().Get(context.Background(), ns, metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "the namespace was not created: %v", err)
 }
