@@ -5,7 +5,11 @@
 // (OnceOnly) are decided here for both.
 package hook
 
-import "slices"
+import (
+	"path"
+	"slices"
+	"strings"
+)
 
 // Hook is one hook object: a chart's, as Helm renders it, or an Argo CD
 // resource hook among the app's files, read as the Helm hook that runs when
@@ -90,3 +94,20 @@ func OnceOnly(h Hook) bool {
 func TestOnly(h Hook) bool {
 	return len(h.Events) > 0 && !slices.ContainsFunc(h.Events, func(e string) bool { return e != Test })
 }
+
+// RunsAsJob says whether a release runs the hook as a Job: a Job, or a
+// test Pod, which it runs as a Job.
+func (h Hook) RunsAsJob() bool { return h.Kind == "Job" || h.Kind == "Pod" }
+
+// JobName is the name of the hook's Job in resource names, labels and
+// reports: the hook's own, or for a test Pod, whose name is often random on
+// every render, its template's file name.
+func (h Hook) JobName() string {
+	if h.Kind == "Pod" {
+		return strings.TrimSuffix(path.Base(h.Source), path.Ext(h.Source))
+	}
+	return h.Name
+}
+
+// Key names the hook in a chart's record: its kind and Job name.
+func (h Hook) Key() string { return h.Kind + "/" + h.JobName() }

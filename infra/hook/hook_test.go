@@ -68,3 +68,21 @@ func TestOnceOnlyAndTestOnly(t *testing.T) {
 		assert.Equal(t, tc.testOnly, hook.TestOnly(h), "TestOnly %v", tc.events)
 	}
 }
+
+// TestJobName: a hook's Job is named after the hook, a test Pod's after its
+// template, whose name does not change between renders.
+func TestJobName(t *testing.T) {
+	for _, tc := range []struct {
+		hook      hook.Hook
+		asJob     bool
+		name, key string
+	}{
+		{hook.Hook{Kind: "Job", Name: "shop-migrate", Source: "shop/templates/migrate-job.yaml"}, true, "shop-migrate", "Job/shop-migrate"},
+		{hook.Hook{Kind: "Pod", Name: "shop-test-x7k2p", Source: "shop/templates/tests/test-connection.yaml"}, true, "test-connection", "Pod/test-connection"},
+		{hook.Hook{Kind: "ConfigMap", Name: "shop-migrate", Source: "shop/templates/migrate-config.yaml"}, false, "shop-migrate", "ConfigMap/shop-migrate"},
+	} {
+		assert.Equal(t, tc.asJob, tc.hook.RunsAsJob(), tc.hook.Kind)
+		assert.Equal(t, tc.name, tc.hook.JobName(), tc.hook.Kind)
+		assert.Equal(t, tc.key, tc.hook.Key(), tc.hook.Kind)
+	}
+}

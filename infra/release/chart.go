@@ -2,7 +2,6 @@ package release
 
 import (
 	"cmp"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -144,7 +143,7 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 	var unrun jobs.Wave
 	for _, h := range slices.Concat(r.PreDeploy, r.PostDeploy, r.Idle) {
 		run := hookRun{Hook: h, Rerun: rerun}
-		key := hookKey(h)
+		key := h.Key()
 		last, ran := 0, false
 		if rec != nil {
 			last, ran = rec.Hooks[key]
@@ -158,15 +157,15 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 			run.Trigger, run.Keep = strconv.Itoa(last), true
 		default:
 			// Never run, and not run now: an upgrade-only hook on an install.
-			if isJob(h) {
-				unrun.Jobs = append(unrun.Jobs, jobs.Planned{Name: jobName(h), Key: "app.chart", Source: h.Source})
+			if h.RunsAsJob() {
+				unrun.Jobs = append(unrun.Jobs, jobs.Planned{Name: h.JobName(), Key: "app.chart", Source: h.Source})
 			}
 			continue
 		}
 		if rerun == ChartOnChange {
 			run.Trigger, run.Rerun = "", ownRerun(h, args)
 		}
-		run.Resource = jobs.ResourceName(plan.name+"-hook", jobName(h))
+		run.Resource = jobs.ResourceName(plan.name+"-hook", h.JobName())
 		if h.Home == hook.Pre {
 			pre = append(pre, run)
 		} else {
@@ -210,22 +209,6 @@ func (plan *Plan) RenderChart(rec *Record, cluster *rest.Config, noCluster strin
 // succeeded; nil for an app that is not a chart, or one not rendered yet.
 func (plan Plan) Record() *Record { return plan.record }
 
-// isJob says whether a hook runs as a Job: a Job, or a test Pod run as one.
-func isJob(h hook.Hook) bool { return h.Kind == "Job" || h.Kind == "Pod" }
-
-// jobName is the name of the hook's Job in reports and labels: the hook's
-// own, or for a test Pod, whose name is often random on every render, its
-// template's.
-func jobName(h hook.Hook) string {
-	if h.Kind == "Pod" {
-		return strings.TrimSuffix(path.Base(h.Source), path.Ext(h.Source))
-	}
-	return h.Name
-}
-
-// hookKey names a hook in the record: its kind and (Job) name.
-func hookKey(h hook.Hook) string { return h.Kind + "/" + jobName(h) }
-
 // ownRerun is the rerun policy of a hook that runs again when its own spec
 // changes (Argo CD's hooks, a chart's with rerun onChange): once for a hook
 // of install only, onRelease when the release has an id, else onChange.
@@ -258,7 +241,7 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 		if hook.TestOnly(h.Hook) {
 			w = &testWeights
 		}
-		if isJob(h.Hook) && !slices.Contains(*w, h.Weight) {
+		if h.RunsAsJob() && !slices.Contains(*w, h.Weight) {
 			*w = append(*w, h.Weight)
 		}
 	}
@@ -277,9 +260,9 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 		o := manifest.Object{Source: h.Source, Obj: h.Object}
 		markHook(o.Obj)
 		switch {
-		case isJob(h.Hook):
+		case h.RunsAsJob():
 			job := o
-			name := jobName(h.Hook)
+			name := h.JobName()
 			if h.Kind == "Pod" {
 				job = manifest.Object{Source: h.Source, Obj: podAsJob(h.Object)}
 			}

@@ -108,7 +108,7 @@ func digest(r chart.Rendered, args *Args) string {
 			delete(meta, "name")
 			obj["metadata"] = meta
 		}
-		hooks = append(hooks, entry{h.Source + " " + hookKey(h), obj})
+		hooks = append(hooks, entry{h.Source + " " + h.Key(), obj})
 	}
 	// An install and an upgrade list the hooks in different phases: the
 	// digest is of the set.
