@@ -111,3 +111,31 @@ func (h Hook) JobName() string {
 
 // Key names the hook in a chart's record: its kind and Job name.
 func (h Hook) Key() string { return h.Kind + "/" + h.JobName() }
+
+// Annotation records, on a hook object we run, the hook it was: the
+// helm.sh/hook value of a chart's hook ("pre-install,pre-upgrade"), or
+// "argocd: " and the argocd.argoproj.io/hook value of an Argo CD hook.
+const Annotation = "pulumi-jobs/hook"
+
+// Mark replaces the hook annotations of a hook object, which we run
+// ourselves, with Annotation: left on the object they would tell
+// readers (and the Kubernetes provider, which warns that it does not run
+// Helm hooks) that another tool runs it.
+func Mark(obj map[string]any) {
+	meta, _ := obj["metadata"].(map[string]any)
+	ann, _ := meta["annotations"].(map[string]any)
+	var was string
+	if v, ok := ann["helm.sh/hook"].(string); ok {
+		was = v
+	} else if v, ok := ann[ArgoCDAnnotation].(string); ok {
+		was = "argocd: " + v
+	} else {
+		return
+	}
+	for k := range ann {
+		if strings.HasPrefix(k, "helm.sh/hook") || strings.HasPrefix(k, ArgoCDAnnotation) || k == ArgoCDSyncWaveAnnotation {
+			delete(ann, k)
+		}
+	}
+	ann[Annotation] = was
+}

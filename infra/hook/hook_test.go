@@ -86,3 +86,22 @@ func TestJobName(t *testing.T) {
 		assert.Equal(t, tc.key, tc.hook.Key(), tc.hook.Kind)
 	}
 }
+
+// TestMark: a hook object we run keeps what it was in one annotation of
+// ours, and none of the hook annotations that would say another tool runs it.
+func TestMark(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		ann, want map[string]any
+	}{
+		{"Helm", map[string]any{"helm.sh/hook": "pre-install,pre-upgrade", "helm.sh/hook-weight": "-5", "helm.sh/hook-delete-policy": "hook-succeeded", "team": "db"},
+			map[string]any{"pulumi-jobs/hook": "pre-install,pre-upgrade", "team": "db"}},
+		{"Argo CD", map[string]any{"argocd.argoproj.io/hook": "PreSync", "argocd.argoproj.io/hook-delete-policy": "HookSucceeded", "argocd.argoproj.io/sync-wave": "-1"},
+			map[string]any{"pulumi-jobs/hook": "argocd: PreSync"}},
+		{"not a hook", map[string]any{"team": "db"}, map[string]any{"team": "db"}},
+	} {
+		obj := map[string]any{"metadata": map[string]any{"annotations": tc.ann}}
+		hook.Mark(obj)
+		assert.Equal(t, tc.want, obj["metadata"].(map[string]any)["annotations"], tc.name)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"slices"
 	"strconv"
-	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/rest"
@@ -258,7 +257,7 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 	var planned []jobs.Planned
 	for _, h := range hooks {
 		o := manifest.Object{Source: h.Source, Obj: h.Object}
-		markHook(o.Obj)
+		hook.Mark(o.Obj)
 		switch {
 		case h.RunsAsJob():
 			job := o
@@ -301,34 +300,6 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 		out = append(out, jobs.Wave{Number: n, Jobs: byWave[n]})
 	}
 	return out, extra
-}
-
-// HookAnnotation records, on a hook object we run, the hook it was: the
-// helm.sh/hook value of a chart's hook ("pre-install,pre-upgrade"), or
-// "argocd: " and the argocd.argoproj.io/hook value of an Argo CD hook.
-const HookAnnotation = "pulumi-jobs/hook"
-
-// markHook replaces the hook annotations of a hook object, which we run
-// ourselves, with HookAnnotation: left on the object they would tell
-// readers (and the Kubernetes provider, which warns that it does not run
-// Helm hooks) that another tool runs it.
-func markHook(obj map[string]any) {
-	meta, _ := obj["metadata"].(map[string]any)
-	ann, _ := meta["annotations"].(map[string]any)
-	var was string
-	if v, ok := ann["helm.sh/hook"].(string); ok {
-		was = v
-	} else if v, ok := ann[hook.ArgoCDAnnotation].(string); ok {
-		was = "argocd: " + v
-	} else {
-		return
-	}
-	for k := range ann {
-		if strings.HasPrefix(k, "helm.sh/hook") || strings.HasPrefix(k, hook.ArgoCDAnnotation) || k == hook.ArgoCDSyncWaveAnnotation {
-			delete(ann, k)
-		}
-	}
-	ann[HookAnnotation] = was
 }
 
 // podAsJob wraps a test hook Pod into a Job that runs it once.
