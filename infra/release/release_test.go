@@ -653,28 +653,43 @@ func TestInvalidArgs(t *testing.T) {
 }
 
 func TestValidArgsAtTheEdges(t *testing.T) {
+	const (
+		deployment = "$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::shop"
+		image      = "spec.template.spec.containers[0].image"
+	)
+	digest := "ghcr.io/acme/shop@sha256:" + strings.Repeat("ab", 32)
 	cases := []struct {
 		name   string
 		stack  string
 		mutate func(a *release.Args)
+		// The edge value as it is registered: at path of the child whose
+		// URN ends in urn (under the Release), or the child itself.
+		urn, path, want string
 	}{
-		{"latest in product-demo", "product-demo", func(a *release.Args) { a.Image = pulumi.String("ghcr.io/acme/shop:latest") }},
-		{"untagged in prodigy", "prodigy", func(a *release.Args) { a.Image = pulumi.String("shop") }},
-		{"digest in prod", "prod", func(a *release.Args) { a.Image = pulumi.String("ghcr.io/acme/shop@sha256:" + strings.Repeat("ab", 32)) }},
-		{"38-character pre-deploy job name", "dev", func(a *release.Args) { a.PreDeploy[0].Name = strings.Repeat("m", 38) }},
-		{"37-character post-deploy job name", "dev", func(a *release.Args) { a.PostDeploy[0].Name = strings.Repeat("s", 37) }},
-		{"zero replicas", "dev", func(a *release.Args) { a.App.Replicas = ptr(0) }},
-		{"namespace from an output", "dev", func(a *release.Args) { a.Namespace = pulumi.String("shop").ToStringOutput() }},
+		{"latest in product-demo", "product-demo", func(a *release.Args) { a.Image = pulumi.String("ghcr.io/acme/shop:latest") },
+			deployment, image, "ghcr.io/acme/shop:latest"},
+		{"untagged in prodigy", "prodigy", func(a *release.Args) { a.Image = pulumi.String("shop") }, deployment, image, "shop"},
+		{"digest in prod", "prod", func(a *release.Args) { a.Image = pulumi.String(digest) }, deployment, image, digest},
+		{"38-character pre-deploy job name", "dev", func(a *release.Args) { a.PreDeploy[0].Name = strings.Repeat("m", 38) },
+			"$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-pre-deploy-" + strings.Repeat("m", 38), "", ""},
+		{"37-character post-deploy job name", "dev", func(a *release.Args) { a.PostDeploy[0].Name = strings.Repeat("s", 37) },
+			"$pulumi-jobs:index:Jobs$kubernetes:batch/v1:Job::shop-post-deploy-" + strings.Repeat("s", 37), "", ""},
+		{"zero replicas", "dev", func(a *release.Args) { a.App.Replicas = ptr(0) }, deployment, "spec.replicas", "0"},
+		{"namespace from an output", "dev", func(a *release.Args) { a.Namespace = pulumi.String("shop").ToStringOutput() },
+			deployment, "metadata.namespace", "shop"},
 		{"targetStack of the same name in another project", "prod", func(a *release.Args) {
 			a.GitOps = &release.GitOpsSettings{Repository: "ssh://git@example.com/x.git", TargetStack: "acme/shop-infra/prod", AccessTokenSecret: "t"}
-		}},
+		}, "$pulumi-jobs:index:GitOps$kubernetes:pulumi.com/v1:Stack::shop-gitops", "spec.stack", "acme/shop-infra/prod"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			args := shopArgs()
 			c.mutate(args)
 			r := runProgram(t, c.stack, newRelease("shop", args))
-			assert.Contains(t, r.byURN, "urn:pulumi:"+c.stack[strings.LastIndex(c.stack, "/")+1:]+"::pulumi-jobs::pulumi-jobs:index:Release::shop")
+			reg := r.get(t, "urn:pulumi:"+c.stack+"::pulumi-jobs::pulumi-jobs:index:Release"+c.urn)
+			if c.path != "" {
+				assert.Equal(t, c.want, fmt.Sprint(prop(t, reg.Inputs, c.path).V))
+			}
 		})
 	}
 }
