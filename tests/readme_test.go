@@ -1050,6 +1050,14 @@ func (s *readmeSession) checkExample(t *testing.T) {
 	jobs, err := c.BatchV1().Jobs(ns).List(ctx, metav1.ListOptions{})
 	require.NoError(t, err)
 	require.NotEmpty(t, jobs.Items, "examples/%s ran Jobs in %s", s.example, ns)
+	// Every Job is one of a phase, and each phase ran.
+	phases := map[string]int{}
+	for _, j := range jobs.Items {
+		phase := j.Labels["pulumi-jobs/phase"]
+		require.Contains(t, []string{"pre-deploy", "post-deploy"}, phase, "Job %s is labelled with its phase", j.Name)
+		phases[phase]++
+	}
+	require.Len(t, phases, 2, "examples/%s ran pre-deploy and post-deploy Jobs: %v", s.example, phases)
 	for _, d := range deps.Items {
 		available := condition(&d, appsv1.DeploymentAvailable)
 		require.NotNil(t, available)
