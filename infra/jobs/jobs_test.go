@@ -2,6 +2,8 @@ package jobs_test
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -576,4 +578,30 @@ func TestPlan(t *testing.T) {
 
 func TestReruns(t *testing.T) {
 	assert.Equal(t, []string{"onChange", "onRelease", "once"}, jobs.Reruns())
+}
+
+// TestManifestRefusals: a job's manifest must hold a batch/v1 Job, whose
+// name the job takes when it has none of its own.
+func TestManifestRefusals(t *testing.T) {
+	dir := t.TempDir()
+	job := func(apiVersion, name string) string {
+		return "apiVersion: " + apiVersion + "\nkind: Job\nmetadata:\n  name: " + name + "\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n" +
+			"      containers:\n        - name: m\n          image: ghcr.io/acme/tools:1.0.0\n"
+	}
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "beta.yaml"), []byte(job("batch/v1beta1", "migrate")), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "nameless.yaml"), []byte(job("batch/v1", `""`)), 0o644))
+	for _, c := range []struct {
+		file string
+		want []check.Problem
+	}{
+		{"beta.yaml", []check.Problem{{Key: "preDeploy[0].manifest", Message: `Job/migrate (beta.yaml): the Job's apiVersion is "batch/v1beta1"; use batch/v1`}}},
+		{"nameless.yaml", []check.Problem{{Key: "preDeploy[0].name", Message: "required: nameless.yaml has no metadata.name; set name here or in the file"}}},
+	} {
+		p := &check.Problems{}
+		jobs.Plan(p, "preDeploy", "shop-pre-deploy", vocab.Stack{Name: "dev", Dir: dir}, &jobs.Args{
+			Namespace: pulumi.String("shop"), Image: pulumi.String("ghcr.io/acme/shop:1.0.0"),
+			Jobs: []jobs.Job{{Manifest: c.file}},
+		})
+		assert.Equal(t, c.want, p.List, c.file)
+	}
 }

@@ -2,6 +2,7 @@ package release_test
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -171,6 +172,8 @@ func TestCustomResourcesAfterTheirDefinitions(t *testing.T) {
 func TestAppFromFilesRefusals(t *testing.T) {
 	wd, err := os.Getwd()
 	require.NoError(t, err)
+	nsDir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(nsDir, "namespace.yaml"), []byte("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: my-app\n"), 0o644))
 	for _, c := range []struct {
 		name   string
 		mutate func(a *release.Args)
@@ -198,6 +201,12 @@ func TestAppFromFilesRefusals(t *testing.T) {
 		{"Helm hook among the app's objects", func(a *release.Args) { a.App.Manifests = "../manifest/testdata/hooks/helm" }, "app.manifests",
 			"Job/smoke (../manifest/testdata/hooks/helm/smoke.yaml) is a Helm post-upgrade hook; release the chart with app.chart (its hooks run as phases), or list the file as preDeploy or postDeploy with manifest: <its file>"},
 		{"output namespace", func(a *release.Args) { a.Namespace = pulumi.String("my-app").ToStringOutput() }, "namespace", "must be a plain string when the app comes from files: it is written into every object before the engine runs"},
+		{"output image", func(a *release.Args) { a.Image = pulumi.String("ghcr.io/org/my-app:v1.0.1").ToStringOutput() }, "image",
+			"must be a plain string when the app comes from files: it is written into the files' containers before the engine runs"},
+		{"manifests and chart", func(a *release.Args) { a.App.Chart = &release.Chart{Path: "../chart/testdata/shop"} }, "app.manifests",
+			"set either app.manifests or app.chart, not both"},
+		{"a Namespace among the files", func(a *release.Args) { a.App.Manifests = nsDir }, "app.manifests",
+			"Namespace/my-app (" + nsDir + "/namespace.yaml): the release's namespace is \"my-app\" (namespace, createNamespace); remove the Namespace from the files"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			args := fluxArgs()

@@ -190,8 +190,9 @@ func TestChartOnChange(t *testing.T) {
 	assert.Equal(t, []check.Problem{{Key: "app.chart.rerun", Message: `"always" is not a rerun policy of a chart's hooks; use onUpgrade (the default: every hook of an upgrade runs once per up that changes the release) or onChange (a hook runs again only when its own spec changes)`}}, bad.List)
 }
 
-// TestChartHookNames: the Jobs of a chart's hooks, a hook the install does
-// not run included, and the jobs of the args need names of their own.
+// TestChartHookNames: a chart's hook Job needs a name a Job can have, and
+// the Jobs of its hooks, a hook the install does not run included, and the
+// jobs of the args need names of their own.
 func TestChartHookNames(t *testing.T) {
 	dir := t.TempDir()
 	hook := func(events, name string) string {
@@ -203,6 +204,7 @@ func TestChartHookNames(t *testing.T) {
 		"templates/migrate.yaml":   hook("pre-install", "migrate"),
 		"templates/upgrade.yaml":   hook("pre-upgrade", "migrate"),
 		"templates/smoke.yaml":     hook("post-install", "smoke"),
+		"templates/report.yaml":    hook("post-install", "Report_Data"),
 		"templates/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: twins\n",
 	} {
 		require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, file)), 0o755))
@@ -220,6 +222,7 @@ func TestChartHookNames(t *testing.T) {
 	var refused *check.ArgsError
 	require.ErrorAs(t, err, &refused)
 	assert.Equal(t, []check.Problem{
+		{Key: "app.chart", Message: `hook Job/Report_Data (twins/templates/report.yaml): "Report_Data" cannot name a Job: a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')`},
 		{Key: "app.chart", Message: "a hook of twins/templates/smoke.yaml runs as a Job named \"smoke\", as preDeploy[0] does; job names must be unique: rename one"},
 		{Key: "app.chart", Message: "a hook of twins/templates/upgrade.yaml runs as a Job named \"migrate\", as a hook of twins/templates/migrate.yaml does; job names must be unique: rename one"},
 	}, refused.Problems)
