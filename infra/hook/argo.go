@@ -25,11 +25,12 @@ const (
 // them, read as the Helm hooks that run when Argo CD runs them, so that a
 // release runs them in its phases as it runs a chart's: PreSync →
 // pre-deploy, PostSync → post-deploy, their sync-waves in ascending order →
-// waves. Problems are reported under key. A hook Argo CD runs on every sync
-// runs again when its spec or the release id changes. Hooks of other
-// phases (Sync, Skip, SyncFail, PreDelete, PostDelete) are not run: each is
-// a warning. Argo CD's hook-delete-policy needs nothing of ours, as Helm's
-// does not (see the release package's planChart).
+// waves. Problems are reported under key. (A release runs such a hook,
+// which Argo CD runs on every sync, again when its spec or the release id
+// changes.) Hooks of other phases (Sync, Skip, SyncFail, PreDelete,
+// PostDelete) are not run: each is a warning. Argo CD's hook-delete-policy
+// needs nothing of ours, as Helm's does not (see the release package's
+// planChart).
 func ArgoCD(p *check.Problems, key string, objs []manifest.Object) (app []manifest.Object, pre, post []Hook, warnings []string) {
 	for _, o := range objs {
 		meta, _ := o.Obj["metadata"].(map[string]any)
@@ -75,16 +76,16 @@ func ArgoCD(p *check.Problems, key string, objs []manifest.Object) (app []manife
 	// As Argo CD orders them: by sync-wave, then kind (a ConfigMap before
 	// the Job that reads it), then name.
 	order := func(a, b Hook) int {
-		return cmp.Or(cmp.Compare(a.Weight, b.Weight), cmp.Compare(kindRank(a.Kind), kindRank(b.Kind)), strings.Compare(a.Name, b.Name))
+		return cmp.Or(cmp.Compare(a.Weight, b.Weight), cmp.Compare(kindRank(a), kindRank(b)), strings.Compare(a.Name, b.Name))
 	}
 	slices.SortStableFunc(pre, order)
 	slices.SortStableFunc(post, order)
 	return app, pre, post, warnings
 }
 
-// kindRank puts a Job or Pod hook after the other hook objects.
-func kindRank(kind string) int {
-	if kind == "Job" || kind == "Pod" {
+// kindRank puts a hook that runs as a Job after the other hook objects.
+func kindRank(h Hook) int {
+	if h.RunsAsJob() {
 		return 1
 	}
 	return 0
