@@ -90,14 +90,40 @@ func refused(t *testing.T, stack string, cfg pulumitest.Config, key, msg string,
 	assert.Equal(t, msg, cerr.Problems[0].Message)
 }
 
+// refuseAll runs each case on a fresh draft: refused, as refused says.
+func refuseAll(t *testing.T, cases []badConfig) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := newDraft()
+			c.mutate(d)
+			refused(t, c.stack, d.config(t), c.key, c.msg, regressions[c.name]...)
+		})
+	}
+}
+
+// edgeConfig is one valid stack config at an edge: a draft mutation.
+type edgeConfig struct {
+	name   string
+	stack  string
+	mutate func(d *draft)
+}
+
+// acceptAll runs each case on a fresh draft: config.Load accepts it.
+func acceptAll(t *testing.T, cases []edgeConfig) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			d := newDraft()
+			c.mutate(d)
+			_, err := config.Load(pulumitest.Source{Config: d.config(t), StackName: c.stack})
+			require.NoError(t, err)
+		})
+	}
+}
+
 func TestValidation(t *testing.T) {
-	cases := []struct {
-		name   string
-		stack  string
-		mutate func(d *draft)
-		key    string
-		msg    string
-	}{
+	cases := []badConfig{
 		{"missing namespace", "dev", func(d *draft) { delete(d.values, config.Key(config.KeyNamespace)) },
 			"pulumi-jobs:namespace", "required; set it to the Kubernetes namespace of the release: pulumi config set namespace shop"},
 		{"createNamespace not a bool", "dev", func(d *draft) { d.values[config.Key(config.KeyCreateNamespace)] = "yes" },
@@ -185,21 +211,11 @@ func TestValidation(t *testing.T) {
 
 		// gitops.targetStack: only this very stack is refused.
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			d := newDraft()
-			c.mutate(d)
-			refused(t, c.stack, d.config(t), c.key, c.msg, regressions[c.name]...)
-		})
-	}
+	refuseAll(t, cases)
 }
 
 func TestValidationValidCases(t *testing.T) {
-	cases := []struct {
-		name   string
-		stack  string
-		mutate func(d *draft)
-	}{
+	cases := []edgeConfig{
 		{"digest in prod", "prod", func(d *draft) {
 			d.app["image"] = "ghcr.io/acme/shop@sha256:" + strings.Repeat("ab", 32)
 		}},
@@ -227,14 +243,7 @@ func TestValidationValidCases(t *testing.T) {
 			d.gitops["targetStack"] = "acme/shop-infra/prod"
 		}},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			d := newDraft()
-			c.mutate(d)
-			_, err := config.Load(pulumitest.Source{Config: d.config(t), StackName: c.stack})
-			require.NoError(t, err)
-		})
-	}
+	acceptAll(t, cases)
 }
 
 // TestEdgeValuesCarried: values at the edges are not only accepted but
