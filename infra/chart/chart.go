@@ -1,12 +1,15 @@
 // Package chart renders a Helm chart offline with the Helm Go SDK and splits its output the way a
 // release of pulumi-jobs runs it: the chart's non-hook objects are the app, its install and upgrade
 // hooks become pre-deploy and post-deploy phases, and every hook it does not run is named in
-// [Rendered.Skipped].
+// [Rendered.Skipped]. The chart's crds/ files are apart from the app, in [Rendered.CRDs], and
+// [Rendered.InputDigest] says when the chart's inputs changed, whatever the templates render.
 //
 // Rendering is Helm's own client-only install (what `helm template` does): [action.Install] with
 // ClientOnly and DryRun, the chart loaded by [loader.Load], values merged by Helm's [values.Options]
-// and [chartutil.MergeTables], hooks parsed by Helm's [releaseutil.SortManifests]. The package makes
-// no Pulumi calls and, for a local chart, no network calls.
+// and [chartutil.MergeTables], hooks parsed by Helm's [releaseutil.SortManifests]. Given a cluster,
+// .Capabilities are the cluster's, read from its discovery, and lookup reads it, as `helm install`
+// renders. The package makes no Pulumi calls and, for a local chart without a cluster, no network
+// calls.
 package chart
 
 import (
@@ -70,13 +73,18 @@ type Args struct {
 	// metadata.namespace belong in the release's namespace. Empty means "default".
 	Namespace string
 	// KubeVersion is the Kubernetes version in .Capabilities.KubeVersion, checked against the
-	// chart's kubeVersion constraint, e.g. "v1.36.3". Empty means [DefaultKubeVersion].
+	// chart's kubeVersion constraint, e.g. "v1.36.3". Empty means the version of [Args.Cluster]
+	// as its discovery (/version) says, or [DefaultKubeVersion] without a cluster. When set, it
+	// wins over the cluster's version (the cluster's API versions stay).
 	KubeVersion string
 	// IsUpgrade renders as an upgrade (.Release.IsUpgrade true, .Release.IsInstall false) and
 	// runs the upgrade hooks; the default renders as an install and runs the install hooks.
 	IsUpgrade bool
-	// Cluster, when not nil, is the cluster the chart's `lookup` calls read, as `helm install`
-	// renders; nil renders as `helm template` does, every lookup returning nothing.
+	// Cluster, when not nil, is the cluster the chart is rendered for, as `helm install`
+	// renders: its discovery gives .Capabilities (the Kubernetes version, unless KubeVersion is
+	// set, and the API versions it serves) and the chart's `lookup` calls read it. nil renders
+	// as `helm template` does: Helm's client defaults in .Capabilities, every lookup returning
+	// nothing.
 	Cluster *rest.Config
 	// Tests puts the chart's `test` hooks into PostDeploy; without it they are Skipped.
 	Tests bool
@@ -93,8 +101,17 @@ type Object struct {
 
 // Rendered is a chart split into the phases of a release.
 type Rendered struct {
-	// App holds the chart's non-hook objects (and its crds/ files) in Helm's install order
-	// (releaseutil.InstallOrder by kind, then by template path).
+	// CRDs holds every object of the crds/ directories of the chart and of its enabled
+	// subcharts, as they are written (Helm does not template crds/), each with the file's path
+	// as Helm names it (e.g. "shop/crds/widgets.yaml"; a file may hold several): the chart's
+	// own files first, then each subchart's, each chart's files by name, a file's objects in
+	// their order. Helm installs them before anything else, only when they are missing, and
+	// never upgrades or deletes them: the caller creates each one that the cluster lacks, and
+	// never updates or deletes one. They are not in App.
+	CRDs []Object
+	// App holds the chart's non-hook objects in Helm's install order
+	// (releaseutil.InstallOrder by kind, then by template path). A CustomResourceDefinition
+	// written under templates/ is one of them, as it is to Helm; the crds/ files are in CRDs.
 	App []Object
 	// PreDeploy holds the hooks this release runs before the app (pre-install on an install,
 	// pre-upgrade on an upgrade), in the order they run: by weight, then by kind in Helm's
@@ -116,9 +133,33 @@ type Rendered struct {
 	// Lookup says whether the chart's templates call `lookup`, whose answer depends on the
 	// cluster: rendered without [Args.Cluster], every lookup returned nothing.
 	Lookup bool
+	// Capabilities says where the chart's .Capabilities came from: [CapabilitiesCluster], or
+	// [CapabilitiesClientDefaults] when no cluster was given, so that the caller can warn that
+	// templates which test .Capabilities.APIVersions may render differently on the cluster.
+	Capabilities CapabilitiesSource
+	// InputDigest is the hex SHA-256 of what the release is made of: the chart's content, the
+	// merged user values, the release name, the namespace and [Args.Tests] (see [Render]).
+	// Unlike the rendered objects it does not change with random values (randAlphaNum, genCA,
+	// now) or lookup answers, so it is what decides an upgrade, as Flux's helm-controller
+	// decides one from the chart and its values.
+	InputDigest string
 }
 
-// Render renders the chart of a and splits it into the app's objects and its hooks.
+// Render renders the chart of a and splits it into its CRDs, the app's objects and its hooks.
+//
+// Given [Args.Cluster], Render first asks the cluster's discovery for its version and the API
+// versions it serves (every group/version and group/version/Kind, as Helm's
+// [action.GetVersionSet] lists them), which the chart sees in .Capabilities on top of Helm's
+// client defaults; a cluster that does not answer discovery is an error.
+//
+// [Rendered.InputDigest] covers, for the chart and each of its subcharts (disabled ones
+// included), in sorted order of their paths as Helm names them ("shop/templates/x.yaml",
+// "shop/charts/db/values.yaml"): Chart.yaml as Helm read it (its metadata, so that a chart
+// and its `helm package` .tgz give the same digest), values.yaml, values.schema.json, every
+// template and every other file (crds/, README, …) as written; then the merged user values
+// (ValuesFiles with Values on top, as canonical JSON), the release name, the namespace and
+// Tests. It leaves out Chart.lock (the subcharts it pins are covered themselves), where the
+// chart came from (path, repository), IsUpgrade, KubeVersion and the cluster.
 //
 // Errors name the chart and say how to fix them. Hooks whose name is random on every render
 // (randAlphaNum, as test Pods often are) get a new name on every call.
@@ -130,10 +171,17 @@ func Render(a Args) (Rendered, error) {
 	if a.ReleaseName == "" {
 		return fail("no release name: set the app's name")
 	}
-	kubeVersion := cmp.Or(a.KubeVersion, DefaultKubeVersion)
-	kv, err := chartutil.ParseKubeVersion(kubeVersion)
-	if err != nil {
-		return fail("kube version %q: %w: write a version such as %q", kubeVersion, err, DefaultKubeVersion)
+	kubeVersion := a.KubeVersion
+	if kubeVersion == "" && a.Cluster == nil {
+		kubeVersion = DefaultKubeVersion
+	}
+	var kv *chartutil.KubeVersion
+	if kubeVersion != "" {
+		parsed, err := chartutil.ParseKubeVersion(kubeVersion)
+		if err != nil {
+			return fail("kube version %q: %w: write a version such as %q", kubeVersion, err, DefaultKubeVersion)
+		}
+		kv = parsed
 	}
 
 	archive, err := a.locate()
@@ -160,35 +208,61 @@ func Render(a Args) (Rendered, error) {
 	if err != nil {
 		return fail("%w", err)
 	}
+	namespace := cmp.Or(a.Namespace, "default")
+	// Before the install, which changes the chart (it drops disabled subcharts) and the values.
+	digest, err := inputDigest(ch, vals, a.ReleaseName, namespace, a.Tests)
+	if err != nil {
+		return fail("%w", err)
+	}
 
 	cfg := &action.Configuration{Log: func(string, ...any) {}}
 	install := action.NewInstall(cfg)
+	// Client-only: Helm builds .Capabilities from its defaults, install.KubeVersion and
+	// install.APIVersions, and asks the cluster for nothing else.
 	install.ClientOnly = true
 	install.DryRun = true
+	capabilities := CapabilitiesClientDefaults
 	if a.Cluster != nil {
+		clusterVersion, apiVersions, err := discover(a.Cluster)
+		if err != nil {
+			return fail("cannot read the cluster's capabilities: %w: the cluster must answer discovery (/version, /api, /apis and each API group's resource list) to the credentials given; check that it is reachable from here and that its API services are available (kubectl get apiservices)", err)
+		}
+		capabilities = CapabilitiesCluster
+		install.APIVersions = apiVersions
+		if kv == nil {
+			kv, kubeVersion = clusterVersion, clusterVersion.Version
+		}
 		// Helm's own switch for a dry run that reads the cluster: lookup asks it, everything
 		// else stays client-only.
 		install.DryRunOption = "server"
 		cfg.RESTClientGetter = restGetter{a.Cluster}
 	}
 	install.Replace = true
-	install.IncludeCRDs = true
+	install.IncludeCRDs = false // the crds/ files are read from the chart, apart from the app
 	install.SkipSchemaValidation = true
 	install.DisableHooks = false
 	install.KubeVersion = kv
 	install.IsUpgrade = a.IsUpgrade
 	install.ReleaseName = a.ReleaseName
-	install.Namespace = cmp.Or(a.Namespace, "default")
+	install.Namespace = namespace
 	rel, err := install.Run(ch, vals)
 	if err != nil {
 		hint := ""
 		if strings.Contains(err.Error(), "kubeVersion") {
-			hint = ": set the Kubernetes version the chart is rendered for to the cluster's (it is " + kubeVersion + ")"
+			if a.KubeVersion == "" && a.Cluster != nil {
+				hint = ": the cluster runs " + kubeVersion + ": use a version of the chart made for it"
+			} else {
+				hint = ": set the Kubernetes version the chart is rendered for to the cluster's (it is " + kubeVersion + ")"
+			}
 		}
 		return fail("cannot render it: %w%s", err, hint)
 	}
 
-	var out Rendered
+	out := Rendered{Capabilities: capabilities, InputDigest: digest}
+	// After the install: ch holds the enabled subcharts only, as when Helm installs the CRDs.
+	if out.CRDs, err = crdObjects(ch); err != nil {
+		return fail("%w", err)
+	}
 	if out.App, err = appObjects(rel.Manifest); err != nil {
 		return fail("%w", err)
 	}
@@ -485,16 +559,20 @@ func skipSentence(h hook.Hook, run, skipped []string) string {
 	return fmt.Sprintf("%s hook %s/%s (%s) is not run: %s", strings.Join(skipped, ","), h.Kind, h.Name, h.Source, why)
 }
 
-// restGetter gives Helm's dry run the cluster for lookup; the rest of a
-// client-only install never asks it for discovery or a REST mapper.
+// restGetter gives Helm's dry run the cluster for lookup. A client-only install never asks it
+// for discovery or a REST mapper: its .Capabilities are set before it renders (Render reads the
+// cluster's discovery itself, see discover), and it installs no CRDs.
 type restGetter struct{ config *rest.Config }
 
+// ToRESTConfig returns a copy of the cluster's config, for lookup.
 func (g restGetter) ToRESTConfig() (*rest.Config, error) { return rest.CopyConfig(g.config), nil }
 
+// ToDiscoveryClient refuses: a client-only install does not ask for it.
 func (g restGetter) ToDiscoveryClient() (discovery.CachedDiscoveryInterface, error) {
-	return nil, errors.New("a client-only render reads no discovery")
+	return nil, errors.New("a client-only render reads no discovery through Helm")
 }
 
+// ToRESTMapper refuses: a client-only install does not ask for it.
 func (g restGetter) ToRESTMapper() (meta.RESTMapper, error) {
 	return nil, errors.New("a client-only render maps no resources")
 }

@@ -257,12 +257,15 @@ func TestRenderSubcharts(t *testing.T) {
 	r, err := chart.Render(chart.Args{Root: "testdata", Path: "umbrella", ReleaseName: "u", Tests: true})
 	require.NoError(t, err)
 
-	// The crds/ files come first; extras is disabled by its condition; worker gets the parent's values.
+	// The crds/ files are apart from the app; extras is disabled by its condition; worker gets
+	// the parent's values.
 	assert.Equal(t, []obj{
 		{"umbrella/crds/queue.yaml", "CustomResourceDefinition", "queues.example.com"},
+	}, objs(r.CRDs))
+	assert.Equal(t, []obj{
 		{"umbrella/charts/worker/templates/deployment.yaml", "Deployment", "u-worker"},
 	}, objs(r.App))
-	args := r.App[1].Obj["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["args"]
+	args := r.App[0].Obj["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["containers"].([]any)[0].(map[string]any)["args"]
 	assert.Equal(t, []any{"--queue", "orders"}, args)
 
 	// The drain Job is an upgrade hook: idle on an install.

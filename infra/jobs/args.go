@@ -148,12 +148,18 @@ type Planned struct {
 	// one resource, in whichever phase a release runs it.
 	Resource string
 	// Trigger, when not empty, replaces the release id as what runs the
-	// Job again when it changes (a chart's revision, for its hooks).
+	// Job again when it changes (a chart's revision, for its hooks); the
+	// Job is labelled with it (vocab.LabelRevision).
 	Trigger string
 	// Keep registers the Job as its last run, which does not run now:
 	// nothing under its spec or metadata is updated, and it runs again only
 	// when Trigger changes (a chart's hook that this release does not run).
 	Keep bool
+	// Import, when not empty, is the "namespace/name" of the live Job a
+	// kept Job (Keep) is: a state that lacks it (lost, or written by
+	// another stack) imports the Job instead of creating — and so running
+	// — it again. Pulumi ignores it when the state has the Job already.
+	Import string
 }
 
 // Wave is the Jobs of one wave.

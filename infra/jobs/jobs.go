@@ -254,6 +254,9 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 	timeout := (time.Duration(deadline)*time.Second + TimeoutMargin).String()
 	opts = append(opts, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: timeout, Update: timeout}))
 	opts = append(opts, rerunOptions(j, args.ReleaseID)...)
+	if j.Keep && j.Import != "" {
+		opts = append(opts, pulumi.Import(pulumi.ID(j.Import)))
+	}
 	resource := ResourceName(component, j.Name)
 	if j.Resource != "" && j.Resource != resource {
 		// Before 0.3 a hook's Job was named from its phase; this finds it.
@@ -270,6 +273,9 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 		vocab.LabelWave:      pulumi.String(strconv.Itoa(j.Wave)),
 		vocab.LabelJob:       pulumi.String(j.Name),
 		vocab.LabelRerun:     pulumi.String(j.Rerun),
+	}
+	if j.Trigger != "" {
+		labels[vocab.LabelRevision] = pulumi.String(j.Trigger)
 	}
 	// Only stable identity in the pod template: anything there that changes
 	// makes the Job run again.

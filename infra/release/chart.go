@@ -2,6 +2,8 @@ package release
 
 import (
 	"cmp"
+	"context"
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/hook"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
@@ -70,9 +73,11 @@ type hookRun struct {
 	// Trigger runs a hook Job again when it changes: the chart's revision
 	// it runs at. Empty for Argo CD's hooks and onChange.
 	Trigger string
-	// Keep registers the hook as it was last run or applied: this release
-	// does not run it.
+	// Keep registers a hook object that is not a Job as it was last
+	// applied: this release does not apply it again.
 	Keep bool
+	// Import is the live "namespace/name" of a kept hook Job (jobs.Planned.Import).
+	Import string
 	// Resource is the hook Job's resource name, the same in either phase.
 	Resource string
 }
@@ -99,16 +104,17 @@ func checkChart(p *check.Problems, c *Chart) {
 // ascending, are its waves 0, 1, 2, … (equal weights in parallel); jobs of
 // the args join the wave of their number.
 //
-// A hook Job is one resource in whichever phase it runs (a post-install,
-// pre-upgrade migration moves from after the app to before it without a
-// run). It runs on an install, and on an upgrade that changes the release
-// (the digest of the rendered chart, the image and the release id differs
-// from the record's): its trigger is the release's revision. On an up that
-// changes nothing no hook runs, and a hook this release does not run is
-// kept as it last ran, if it ever did. hook-delete-policy needs nothing of
-// ours: every run replaces the previous one create-before-delete
-// (before-hook-creation), and the last run is kept, not deleted when it
-// succeeds, so its logs stay readable and no refresh can forget it.
+// A hook's run is a fact of the release, kept in its record (rec), never
+// inferred from a resource. A hook Job runs, with its revision as its
+// trigger, on an install and on an upgrade that changes the release (the
+// digest of its inputs differs from the record's) — with rerun onChange
+// only when its own spec (or the release id) differs from the one recorded
+// at its last run. A hook that ran and does not run now (plan.Ran) is kept
+// as its last run while its Job is in the cluster (jobs.Planned.Keep, and
+// Import, so that a state that lost it imports it instead of running it),
+// and not registered at all once the Job is gone (its TTL, a person, a
+// refresh): nothing can run it twice for one revision. A hook object that
+// is not a Job stays registered as it was last applied (Once).
 //
 // lookup says whether the chart calls lookup.
 func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config) (objs []manifest.Object, lookup bool) {
@@ -126,10 +132,11 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 	}
 	plan.Warnings = append(plan.Warnings, r.Skipped...)
 
-	next := Record{Revision: 1, Digest: digest(r, args), Hooks: map[string]int{}}
+	next := Record{Revision: 1, Digest: digest(r, args), Hooks: map[string]int{}, Specs: map[string]string{}}
 	changed := true
 	if rec != nil {
-		changed = next.Digest == "" || next.Digest != rec.Digest
+		// A record written before 0.4 holds the digest of the render.
+		changed = next.Digest == "" || (next.Digest != rec.Digest && renderDigest(r, args) != rec.Digest)
 		next.Revision = rec.Revision
 		if changed {
 			next.Revision++
@@ -137,41 +144,109 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 	}
 	rerun := cmp.Or(c.Rerun, ChartOnUpgrade)
 	var pre, post []hookRun
-	// unrun are the hook Jobs this release neither runs nor keeps: their
-	// names must be unique too, or the release that runs them fails.
+	// unrun are the hook Jobs this release does not run: their names must
+	// be unique too, or the release that runs them fails.
 	var unrun jobs.Wave
+	// live are the hook Jobs of the release in the cluster, read once a
+	// kept one needs them.
+	var live map[string]string
 	for _, h := range slices.Concat(r.PreDeploy, r.PostDeploy, r.Idle) {
 		run := hookRun{Hook: h, Rerun: rerun}
 		key := h.Key()
-		last, ran := 0, false
+		spec := hookSpec(h, args)
+		last, ran, lastSpec := 0, false, ""
 		if rec != nil {
 			last, ran = rec.Hooks[key]
+			lastSpec = rec.Specs[key]
+		}
+		if lastSpec == "" {
+			// A record written before specs were recorded: the hook's spec
+			// then is taken to be today's, so that onChange does not run
+			// it again for nothing.
+			lastSpec = spec
+		}
+		runs := h.Runs != hook.None && changed
+		if runs && ran && rerun == ChartOnChange {
+			runs = spec != lastSpec
 		}
 		switch {
-		case h.Runs != hook.None && changed:
-			next.Hooks[key] = next.Revision
+		case runs:
+			next.Hooks[key], next.Specs[key] = next.Revision, spec
 			run.Trigger = strconv.Itoa(next.Revision)
 		case ran:
-			next.Hooks[key] = last
+			next.Hooks[key], next.Specs[key] = last, lastSpec
 			run.Trigger, run.Keep = strconv.Itoa(last), true
+			if !h.RunsAsJob() {
+				if hasPolicy(h.DeletePolicies, PolicySucceeded) {
+					continue // deleted once its hooks succeeded: not created again
+				}
+				break
+			}
+			// It ran for revision last: the record says so. Its Job is kept
+			// as long as it is in the cluster (imported, should the state
+			// lack it); once its TTL, a person or a delete policy has
+			// removed it, it is not registered at all, so nothing creates,
+			// and so runs, it again.
+			plan.Ran = append(plan.Ran, RanHook{Key: key, Job: h.JobName(), Revision: last})
+			if cluster == nil {
+				break // no cluster to ask (a preview): kept as the state has it
+			}
+			if live == nil {
+				if live, err = liveRuns(context.Background(), cluster, ns, plan.Owner, args.App.Name); err != nil {
+					p.Add("app.chart", "%v", err)
+					return nil, false
+				}
+			}
+			if job, ok := live[h.JobName()]; ok {
+				run.Import = ns + "/" + job
+				break
+			}
+			plan.Ran[len(plan.Ran)-1].Gone = true
+			unrun.Jobs = append(unrun.Jobs, jobs.Planned{Name: h.JobName(), Key: "app.chart", Source: h.Source})
+			continue
 		default:
-			// Never run, and not run now: an upgrade-only hook on an install.
+			// Never run, and not run now: an upgrade-only hook on an
+			// install, or an onChange hook whose spec is as it ran.
 			if h.RunsAsJob() {
 				unrun.Jobs = append(unrun.Jobs, jobs.Planned{Name: h.JobName(), Key: "app.chart", Source: h.Source})
 			}
 			continue
 		}
-		if rerun == ChartOnChange {
-			run.Trigger, run.Rerun = "", ownRerun(h, args)
-		}
 		run.Resource = jobs.ResourceName(plan.name+"-hook", h.JobName())
+		var deletion []Deletion
+		if runs && hasPolicy(h.DeletePolicies, PolicySucceeded) {
+			deletion = []Deletion{{Ref: refOf(manifest.Object{Obj: h.Object})}}
+			if h.RunsAsJob() {
+				deletion = []Deletion{{Job: h.JobName()}}
+			} else if deletion[0].Ref.Namespace == "" {
+				deletion[0].Ref.Namespace = ns
+			}
+		}
+		if runs && h.RunsAsJob() && hasPolicy(h.DeletePolicies, PolicyFailed) {
+			plan.Warnings = append(plan.Warnings, fmt.Sprintf("hook %s/%s (%s) asks to be deleted when it fails (hook-delete-policy: hook-failed): "+
+				"a failed run is kept instead, for its logs, and replaced by the next up's run", h.Kind, h.Name, h.Source))
+		}
 		if h.Home == hook.Pre {
 			pre = append(pre, run)
+			plan.PreDeletions = append(plan.PreDeletions, deletion...)
 		} else {
 			post = append(post, run)
+			plan.PostDeletions = append(plan.PostDeletions, deletion...)
 		}
 	}
 	plan.record = &next
+	plan.App.Unchanged = !changed
+	plan.CRDs = nil
+	for _, o := range r.CRDs {
+		crd := manifest.Object{Source: o.Source, Obj: o.Obj}
+		// Says who installed it; no patchForce: it is never updated.
+		manifest.Annotate([]manifest.Object{crd}, ownership.Annotation, plan.Owner)
+		plan.CRDs = append(plan.CRDs, crd)
+	}
+	if r.Capabilities != chart.CapabilitiesCluster {
+		plan.Warnings = append(plan.Warnings, fmt.Sprintf("chart %s is rendered with Helm's client-side capabilities (Kubernetes %s and the API versions Helm knows), not the cluster's: "+
+			"objects it gates on an API the cluster serves (a CRD's) are left out here; up reads the cluster's", args.App.Name, chart.DefaultKubeVersion))
+	}
 	objs = make([]manifest.Object, len(r.App))
 	for i, o := range r.App {
 		objs[i] = manifest.Object{Source: o.Source, Obj: o.Obj}
@@ -180,6 +255,21 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 	plan.PostDeploy, plan.PostHooks = planHooks(p, "app.chart", args, plan, post, plan.PostDeploy)
 	jobs.Unique(p, plan.PreDeploy, plan.PostDeploy, []jobs.Wave{unrun})
 	return objs, r.Lookup
+}
+
+// RanHook is a chart's hook Job that ran for an earlier revision of the
+// release and does not run in this one: the release's record says so, and
+// no resource of the release stands for it.
+type RanHook struct {
+	// Key is the hook's "Kind/name" in the record.
+	Key string
+	// Job is the hook's job name.
+	Job string
+	// Revision is the revision it last ran for.
+	Revision int
+	// Gone says that its Job is no longer in the cluster: the release does
+	// not register it (it is not created, and so not run, again).
+	Gone bool
 }
 
 // RenderChart renders the plan's chart as the release that follows rec
@@ -270,7 +360,7 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 				p.Add(key, "hook %s/%s (%s): %q cannot name a Job: %s", h.Kind, h.Name, h.Source, name, msg)
 			}
 			planned = append(planned, jobs.Planned{
-				Name: name, Key: key, Wave: wave(h.Hook), Rerun: h.Rerun, Trigger: h.Trigger, Keep: h.Keep, Resource: h.Resource,
+				Name: name, Key: key, Wave: wave(h.Hook), Rerun: h.Rerun, Trigger: h.Trigger, Keep: h.Keep, Import: h.Import, Resource: h.Resource,
 				Timeout: jobs.DefaultTimeout, BackoffLimit: jobs.DefaultBackoffLimit,
 				Resources: plan.App.Resources, Object: job.Obj, Source: h.Source,
 			})

@@ -132,9 +132,14 @@ func finishFiles(p *check.Problems, args *Args, plan *Plan, objs []manifest.Obje
 //     needs is ready pods behind it, and the rollout of the files'
 //     Deployments and StatefulSets, awaited before any post-deploy Job, is
 //     that. Helm's --wait does not wait for its endpoints either;
-//   - a LoadBalancer Service and an Ingress are awaited until they have an
-//     address (waitFor .status.loadBalancer.ingress[0]), which comes from
-//     outside the cluster, without the settle sleep.
+//   - an Ingress is not awaited either (skipAwait), as Helm's --wait never
+//     waits for one: its address comes from an ingress controller that many
+//     clusters (and every local one) do not run, and the release would sit
+//     until its timeout for an address nothing publishes;
+//   - a LoadBalancer Service is awaited until it has an address (waitFor
+//     .status.loadBalancer.ingress[0]), which comes from outside the
+//     cluster, without the settle sleep: Helm's legacy --wait waits for it
+//     too. A user who wants an Ingress awaited says pulumi.com/waitFor on it.
 func awaitWithoutSettling(objs []manifest.Object) {
 	for _, o := range objs {
 		kind := manifest.Kind(o)
@@ -149,7 +154,7 @@ func awaitWithoutSettling(objs []manifest.Object) {
 			continue
 		}
 		spec, _ := o.Obj["spec"].(map[string]any)
-		if typ, _ := spec["type"].(string); kind == "Ingress" || typ == "LoadBalancer" {
+		if typ, _ := spec["type"].(string); kind == "Service" && typ == "LoadBalancer" {
 			manifest.Annotate([]manifest.Object{o}, AnnotationWaitFor, AddressAssigned)
 			continue
 		}
@@ -161,8 +166,8 @@ func awaitWithoutSettling(objs []manifest.Object) {
 // condition of its own.
 const AnnotationWaitFor = "pulumi.com/waitFor"
 
-// AddressAssigned is the condition that a LoadBalancer Service or an
-// Ingress has an address.
+// AddressAssigned is the condition that a LoadBalancer Service has an
+// address.
 const AddressAssigned = "jsonpath={.status.loadBalancer.ingress[0]}"
 
 // newFilesApp registers the app phase of the release name from its files:
@@ -203,6 +208,9 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 			// data, say): never deleted, on destroy or when it leaves them.
 			objOpts = append(objOpts, pulumi.RetainOnDelete(true))
 		}
+		if app.Unchanged {
+			objOpts = append(objOpts, pulumi.IgnoreChanges(contentFields()))
+		}
 		if crdRank(o) > 0 && len(crds) > 0 {
 			objOpts = append(objOpts, pulumi.DependsOn(crds))
 		}
@@ -234,6 +242,12 @@ func crdRank(o manifest.Object) int {
 	return 1
 }
 
+// contentFields are the fields that hold what an object is, besides its
+// metadata: an unchanged chart's objects keep theirs (AppPlan.Unchanged).
+func contentFields() []string {
+	return []string{"data", "stringData", "binaryData", "spec", "rules", "subjects", "roleRef", "webhooks", "aggregationRule"}
+}
+
 // registerHooks registers the hooks of phase of the release name that are
 // not Jobs, with opts. Each is named "<name>-hook-<namespace>/<its name>",
 // the same in either phase, so that a hook that moves between phases (one
@@ -246,13 +260,33 @@ func registerHooks(ctx *pulumi.Context, name, phase string, h Hooks, opts ...pul
 	for i, obj := range h.Objects {
 		o := utilities.PkgResourceDefaultOpts(opts) // see newFilesApp
 		if h.Once[i] {
-			o = append(o, pulumi.IgnoreChanges([]string{"data", "stringData", "binaryData", "spec", "rules", "subjects", "roleRef"}))
+			o = append(o, pulumi.IgnoreChanges(contentFields()))
 		}
 		// Before 0.3 a hook object was named from its phase; this finds it.
 		o = append(o, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(yamlName(name+"-"+phase, obj))}}))
 		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{obj.Obj}, nil, name+"-hook", o...)
 		if err != nil {
 			return nil, fmt.Errorf("registering hook %s: %w", obj, err)
+		}
+		for _, r := range res {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// registerCRDs registers a chart's crds/ objects that the cluster lacks,
+// with opts: each is created once, never updated and never deleted
+// (RetainOnDelete, so that neither destroy nor a later release that finds
+// it in the cluster and leaves it out removes it, with every custom
+// resource of its kind in the cluster), as Helm treats crds/.
+func registerCRDs(ctx *pulumi.Context, name string, crds []manifest.Object, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+	o := append(utilities.PkgResourceDefaultOpts(opts), pulumi.RetainOnDelete(true), pulumi.IgnoreChanges([]string{"spec", "metadata"}))
+	var out []pulumi.Resource
+	for _, crd := range crds {
+		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{crd.Obj}, nil, name+"-crd", o...)
+		if err != nil {
+			return nil, fmt.Errorf("registering the chart's CRD %s: %w", crd, err)
 		}
 		for _, r := range res {
 			out = append(out, r)

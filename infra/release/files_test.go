@@ -251,6 +251,7 @@ func TestAppFromChart(t *testing.T) {
 	assert.Equal(t, []bool{false, true}, plan.PreHooks.Once, "the migration ConfigMap (weight -10) follows the chart; the pre-install Secret (weight 0) is created once")
 	assert.Equal(t, []string{
 		"post-delete hook Job/shop-cleanup (shop/templates/cleanup-job.yaml) is not run: pulumi-jobs runs install and upgrade hooks only",
+		"chart shop is rendered with Helm's client-side capabilities (Kubernetes v1.36.3 and the API versions Helm knows), not the cluster's: objects it gates on an API the cluster serves (a CRD's) are left out here; up reads the cluster's",
 		"image ghcr.io/acme/shop:2.0.0 matches no container of app.chart by repository, so the files' own images stand",
 	}, plan.Warnings)
 }

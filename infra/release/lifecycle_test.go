@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/internal/pulumitest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
@@ -26,13 +28,15 @@ type hookJob struct {
 	wave          int
 	name, trigger string
 	keep          bool
+	// imported is the live Job a kept one is (jobs.Planned.Import).
+	imported string
 }
 
 func hookJobs(waves []jobs.Wave) []hookJob {
 	var out []hookJob
 	for _, w := range waves {
 		for _, j := range w.Jobs {
-			out = append(out, hookJob{w.Number, j.Name, j.Trigger, j.Keep})
+			out = append(out, hookJob{w.Number, j.Name, j.Trigger, j.Keep, j.Import})
 		}
 	}
 	return out
@@ -53,14 +57,32 @@ func ledgerPlan(t *testing.T, image string) release.Plan {
 	return plan
 }
 
-// apiServer answers the two requests a chart's lookup of the Secret
-// ledger/ledger-db makes: the discovery of v1, and the Secret, whose
-// password is password (none when empty).
-func apiServer(t *testing.T, password string) *rest.Config {
+// apiServer answers the discovery a render with a cluster reads for
+// .Capabilities (/version says v1.36.3; /api and /apis, in the legacy JSON,
+// list the core v1 group only) and the requests a chart's lookup of the
+// Secret ledger/ledger-db makes: the discovery of v1, and the Secret, whose
+// password is password (none when empty); and the list of the release's
+// hook Jobs, runs, each "<job name>=<cluster name>" with the ledger
+// release's owner mark.
+func apiServer(t *testing.T, password string, runs ...string) *rest.Config {
 	t.Helper()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
+		case "/apis/batch/v1/namespaces/ledger/jobs":
+			assert.Equal(t, "app.kubernetes.io/part-of=ledger,pulumi-jobs/job", r.URL.Query().Get("labelSelector"))
+			var items []string
+			for _, run := range runs {
+				job, name, _ := strings.Cut(run, "=")
+				items = append(items, fmt.Sprintf(`{"metadata":{"name":%q,"namespace":"ledger","labels":{"pulumi-jobs/job":%q},"annotations":{"pulumi-jobs/owner":"pulumi-jobs/dev/ledger"}}}`, name, job))
+			}
+			fmt.Fprintf(w, `{"kind":"JobList","apiVersion":"batch/v1","items":[%s]}`, strings.Join(items, ","))
+		case "/version":
+			fmt.Fprint(w, `{"major":"1","minor":"36","gitVersion":"v1.36.3","platform":"linux/amd64"}`)
+		case "/api":
+			fmt.Fprint(w, `{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"10.0.0.1:6443"}]}`)
+		case "/apis":
+			fmt.Fprint(w, `{"kind":"APIGroupList","apiVersion":"v1","groups":[]}`)
 		case "/api/v1":
 			fmt.Fprint(w, `{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets","singularName":"secret","namespaced":true,"kind":"Secret","verbs":["get","list"]}]}`)
 		case "/api/v1/namespaces/ledger/secrets/ledger-db":
@@ -108,9 +130,9 @@ func TestChartLifecycle(t *testing.T) {
 	assert.Len(t, generated, 24, "no Secret yet: lookup finds none, the chart generates a password")
 	assert.Empty(t, hookJobs(install.PreDeploy))
 	assert.Equal(t, []hookJob{
-		{0, "ledger-migrate", "1", false},
-		{1, "ledger-seed", "1", false},
-		{2, refreshViews, "1", false},
+		{0, "ledger-migrate", "1", false, ""},
+		{1, "ledger-seed", "1", false, ""},
+		{2, refreshViews, "1", false, ""},
 	}, hookJobs(install.PostDeploy))
 	installed := install.Record()
 	require.NotNil(t, installed)
@@ -119,26 +141,46 @@ func TestChartLifecycle(t *testing.T) {
 	assert.Equal(t, map[string]int{"Job/ledger-migrate": 1, "Job/ledger-seed": 1, "Job/" + refreshViews: 1}, installed.Hooks)
 
 	// The same release again, now an upgrade from the record: nothing runs;
-	// every hook that ran is kept as it ran, in the phase an upgrade puts
-	// it (the migration moves before the app without a run); the backup,
-	// which never ran, is not there.
+	// every hook that ran is kept as it ran, as the live Job the cluster
+	// holds (imported should the state lack it), in the phase an upgrade
+	// puts it (the migration moves before the app without a run); the
+	// backup, which never ran, is not there.
 	// The cluster now holds the password the install created: lookup keeps it.
-	cluster := apiServer(t, generated)
+	runs := []string{"ledger-migrate=ledger-hook-ledger-migrate-1a2b3c4d", "ledger-seed=ledger-hook-ledger-seed-5e6f7a8b",
+		refreshViews + "=ledger-hook-ledger-refresh-materialized-views-5a012c9c-0c1d2e3f"}
+	cluster := apiServer(t, generated, runs...)
 	again := ledgerPlan(t, "ghcr.io/acme/ledger:1.0.0")
 	require.NoError(t, again.RenderChart(installed, cluster, ""))
 	assert.Equal(t, generated, password(t, again), "lookup keeps the password")
-	assert.Equal(t, []hookJob{{0, "ledger-migrate", "1", true}}, hookJobs(again.PreDeploy))
+	assert.Equal(t, []hookJob{{0, "ledger-migrate", "1", true, "ledger/ledger-hook-ledger-migrate-1a2b3c4d"}}, hookJobs(again.PreDeploy))
 	assert.Equal(t, []hookJob{
-		{0, "ledger-seed", "1", true},
-		{1, refreshViews, "1", true},
+		{0, "ledger-seed", "1", true, "ledger/ledger-hook-ledger-seed-5e6f7a8b"},
+		{1, refreshViews, "1", true, "ledger/ledger-hook-ledger-refresh-materialized-views-5a012c9c-0c1d2e3f"},
 	}, hookJobs(again.PostDeploy))
 	assert.Equal(t, installed, again.Record(), "an up that changes nothing leaves the record as it was")
+	assert.True(t, again.App.Unchanged, "the chart's objects keep what the install applied")
 
-	// Without lookup the password is new on every render, and so is the
-	// release: the same up would run the upgrade hooks.
+	// The seed's Job is gone (its TTL, a person, a refresh): the record says
+	// it ran, so it is not registered at all, and nothing runs it again.
+	gone := ledgerPlan(t, "ghcr.io/acme/ledger:1.0.0")
+	require.NoError(t, gone.RenderChart(installed, apiServer(t, generated, runs[0], runs[2]), ""))
+	assert.Equal(t, []hookJob{
+		{0, refreshViews, "1", true, "ledger/ledger-hook-ledger-refresh-materialized-views-5a012c9c-0c1d2e3f"},
+	}, hookJobs(gone.PostDeploy))
+	assert.Equal(t, []release.RanHook{
+		{Key: "Job/ledger-migrate", Job: "ledger-migrate", Revision: 1},
+		{Key: "Job/" + refreshViews, Job: refreshViews, Revision: 1},
+		{Key: "Job/ledger-seed", Job: "ledger-seed", Revision: 1, Gone: true},
+	}, gone.Ran)
+	assert.Equal(t, installed, gone.Record(), "the record keeps the seed's run")
+
+	// Without lookup the password is new on every render, but the release's
+	// inputs (chart, values, image) are the same: not an upgrade, and its
+	// objects keep what was applied.
 	blind := ledgerPlan(t, "ghcr.io/acme/ledger:1.0.0")
 	require.NoError(t, blind.RenderChart(installed, nil, ""))
-	assert.Equal(t, 2, blind.Record().Revision)
+	assert.Equal(t, 1, blind.Record().Revision)
+	assert.True(t, blind.App.Unchanged)
 
 	// An image bump: revision 2. The backup (weight -5) then the migration
 	// (0) before the app, the 60-character hook after it; the seed kept.
@@ -146,13 +188,14 @@ func TestChartLifecycle(t *testing.T) {
 	require.NoError(t, bump.RenderChart(installed, cluster, ""))
 	assert.Equal(t, generated, password(t, bump), "lookup keeps the password")
 	assert.Equal(t, []hookJob{
-		{0, "ledger-backup", "2", false},
-		{1, "ledger-migrate", "2", false},
+		{0, "ledger-backup", "2", false, ""},
+		{1, "ledger-migrate", "2", false, ""},
 	}, hookJobs(bump.PreDeploy))
 	assert.Equal(t, []hookJob{
-		{0, "ledger-seed", "1", true},
-		{1, refreshViews, "2", false},
+		{0, "ledger-seed", "1", true, "ledger/ledger-hook-ledger-seed-5e6f7a8b"},
+		{1, refreshViews, "2", false, ""},
 	}, hookJobs(bump.PostDeploy))
+	assert.False(t, bump.App.Unchanged)
 	upgraded := bump.Record()
 	assert.Equal(t, 2, upgraded.Revision)
 	assert.NotEqual(t, installed.Digest, upgraded.Digest)
@@ -166,8 +209,10 @@ func TestChartLifecycle(t *testing.T) {
 	assert.Equal(t, hookJobs(bump.PreDeploy), hookJobs(retry.PreDeploy))
 }
 
-// TestChartOnChange: with rerun onChange, a hook of an upgrade is planned
-// without a trigger, so only a change of its own spec runs it again.
+// TestChartOnChange: with rerun onChange, an upgrade runs a hook that ran
+// only when its own spec differs from the one the record holds of its last
+// run (a record of 0.3, without specs, counts as the same); a hook that
+// never ran runs.
 func TestChartOnChange(t *testing.T) {
 	p := &check.Problems{}
 	plan := release.NewPlan(p, "ledger", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, &release.Args{
@@ -177,9 +222,24 @@ func TestChartOnChange(t *testing.T) {
 	})
 
 	require.Empty(t, p.List)
-	require.NoError(t, plan.RenderChart(&release.Record{Revision: 1, Digest: "before", Hooks: map[string]int{"Job/ledger-migrate": 1, "Job/ledger-seed": 1}}, apiServer(t, "kept"), ""))
-	assert.Equal(t, []hookJob{{0, "ledger-backup", "", false}, {1, "ledger-migrate", "", false}}, hookJobs(plan.PreDeploy))
-	assert.Equal(t, []hookJob{{0, "ledger-seed", "", true}, {1, refreshViews, "", false}}, hookJobs(plan.PostDeploy))
+	rec := &release.Record{Revision: 1, Digest: "before",
+		Hooks: map[string]int{"Job/ledger-migrate": 1, "Job/ledger-seed": 1},
+		Specs: map[string]string{"Job/ledger-migrate": "0123456789abcdef"}}
+	require.NoError(t, plan.RenderChart(rec, apiServer(t, "kept", "ledger-seed=ledger-hook-ledger-seed-5e6f7a8b"), ""))
+	assert.Equal(t, []hookJob{{0, "ledger-backup", "2", false, ""}, {1, "ledger-migrate", "2", false, ""}}, hookJobs(plan.PreDeploy))
+	assert.Equal(t, []hookJob{{0, "ledger-seed", "1", true, "ledger/ledger-hook-ledger-seed-5e6f7a8b"}, {1, refreshViews, "2", false, ""}}, hookJobs(plan.PostDeploy))
+	next := plan.Record()
+	assert.Equal(t, map[string]int{"Job/ledger-backup": 2, "Job/ledger-migrate": 2, "Job/ledger-seed": 1, "Job/" + refreshViews: 2}, next.Hooks)
+	assert.NotEqual(t, "0123456789abcdef", next.Specs["Job/ledger-migrate"], "the migration's spec as it ran now")
+	assert.Len(t, next.Specs["Job/ledger-seed"], 16, "the seed's spec, taken as today's")
+
+	// The same release again: every spec is as it ran, nothing runs.
+	again := release.NewPlan(p, "ledger", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, plan.Args)
+	rec2 := *next
+	rec2.Digest = "changed"
+	require.NoError(t, again.RenderChart(&rec2, apiServer(t, "kept"), ""))
+	assert.Empty(t, hookJobs(again.PreDeploy), "no spec changed: nothing runs, and the Jobs that are gone stay gone")
+	assert.Empty(t, hookJobs(again.PostDeploy))
 
 	bad := &check.Problems{}
 	release.NewPlan(bad, "ledger", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, &release.Args{
@@ -284,7 +344,7 @@ func TestChartRegistrations(t *testing.T) {
 	assert.Equal(t, "pulumi-jobs.chart.ledger", prop(t, rec.Inputs, "metadata.name").StringValue())
 
 	// The cluster now holds the record and the password the install created.
-	secret := install.get(t, "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Secret::ledger-ledger/ledger-db")
+	secret := secretOf(t, install)
 	data := secret.Inputs["data"]
 	require.True(t, data.IsSecret(), "the password is a secret in state")
 	encoded := data.SecretValue().Element.ObjectValue()["password"].StringValue()
@@ -295,14 +355,25 @@ func TestChartRegistrations(t *testing.T) {
 		live.Annotations[string(k)] = v.StringValue()
 	}
 	again := runProgram(t, "dev", newRelease("ledger", args(&fakeCluster{
-		config:  apiServer(t, string(generated)),
+		config:  apiServer(t, string(generated), "ledger-migrate=ledger-hook-ledger-migrate-1a2b3c4d"),
 		objects: map[ownership.Ref]*ownership.Live{recordRef: live},
 	})))
 	m = again.get(t, migrate)
 	assert.Equal(t, pre, m.RegisterRPC.GetParent(), "on an upgrade the migration is in the pre-deploy phase: the same resource, no run")
 	assert.Equal(t, "1", m.RegisterRPC.GetReplacementTrigger().GetStringValue(), "the trigger it ran with")
 	assert.Equal(t, []string{"spec", "metadata"}, m.RegisterRPC.GetIgnoreChanges())
-	assert.Equal(t, "1", again.get(t, seed).RegisterRPC.GetReplacementTrigger().GetStringValue())
+	assert.Equal(t, "ledger/ledger-hook-ledger-migrate-1a2b3c4d", m.RegisterRPC.GetImportId(), "a state without it imports the live run")
+	_, registered = again.byURN[seed]
+	assert.False(t, registered, "the seed's Job is gone: it ran (the record says so), it is not created again")
 	_, registered = again.byURN[backup]
 	assert.False(t, registered, "nothing changed: the backup does not run")
+	assert.Equal(t, []string{"data", "stringData", "binaryData", "spec", "rules", "subjects", "roleRef", "webhooks", "aggregationRule"},
+		secretOf(t, again).RegisterRPC.GetIgnoreChanges(), "an unchanged chart's objects keep what was applied")
+	assert.Empty(t, secretOf(t, install).RegisterRPC.GetIgnoreChanges())
+}
+
+// secretOf is the ledger-db Secret as a run of the ledger chart registered it.
+func secretOf(t *testing.T, run registered) pulumitest.Registration {
+	t.Helper()
+	return run.get(t, "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:core/v1:Secret::ledger-ledger/ledger-db")
 }

@@ -47,6 +47,11 @@ func resolve(ctx *pulumi.Context, name string, plan *Plan, opts []pulumi.Resourc
 			return err
 		}
 	}
+	if cluster != nil && len(plan.CRDs) > 0 {
+		if err := dropInstalledCRDs(ctx, name, plan, cluster); err != nil {
+			return err
+		}
+	}
 	if cluster == nil {
 		if errors.Is(why, ownership.ErrNoCluster) {
 			return warn(ctx, fmt.Sprintf("release %s: %v, so none of its objects could be looked up; "+
@@ -90,6 +95,12 @@ func resolveChart(ctx *pulumi.Context, name string, plan *Plan, cluster ownershi
 				"Fix: restore it, or delete it to release the chart as an install again (its install hooks run again)", name, ref, err)
 		}
 		config = cluster.RESTConfig()
+		plan.cluster = config
+		if rec == nil && plan.Adopt && config != nil {
+			if rec, err = takeOverHelm(ctx, name, plan, config, ns); err != nil {
+				return err
+			}
+		}
 	}
 	noCluster := ""
 	if why != nil {
@@ -106,8 +117,14 @@ func resolveChart(ctx *pulumi.Context, name string, plan *Plan, cluster ownershi
 		msg = fmt.Sprintf("release %s: chart install (no record %s in the cluster): install hooks run", name, RecordName(plan.App.Name))
 	case next.Revision == rec.Revision:
 		msg = fmt.Sprintf("release %s: chart unchanged since revision %d: no hook runs", name, rec.Revision)
+		if ran := plan.ranSentence(); ran != "" {
+			msg += "; " + ran
+		}
 	default:
 		msg = fmt.Sprintf("release %s: chart upgrade from revision %d to %d: upgrade hooks run", name, rec.Revision, next.Revision)
+		if ran := plan.ranSentence(); ran != "" {
+			msg += "; " + ran
+		}
 	}
 	if cluster == nil {
 		return warn(ctx, msg)
@@ -202,6 +219,39 @@ func await(ctx *pulumi.Context, in pulumi.StringInput) (string, bool, error) {
 	}
 	s, _ := r.Value.(string)
 	return s, true, nil
+}
+
+// dropInstalledCRDs leaves out of plan the chart's CRDs that the cluster
+// has and that this release did not install (Helm installs crds/ only when
+// missing): whoever installed them, they are used as they are, never
+// updated, and never claimed by the ownership check. One this release
+// installed (its owner mark) stays registered as it was created. The
+// README says how to upgrade one on purpose.
+func dropInstalledCRDs(ctx *pulumi.Context, name string, plan *Plan, cluster ownership.Cluster) error {
+	var missing []manifest.Object
+	var present []string
+	for _, o := range plan.CRDs {
+		live, err := cluster.Lookup(ctx.Context(), refOf(o))
+		if err != nil {
+			return fmt.Errorf("release %q cannot tell whether the cluster has the chart's CRD %s (nothing was changed): %w", name, manifest.Name(o), err)
+		}
+		if live == nil || live.Annotations[ownership.Annotation] == plan.Owner {
+			// Missing, or installed by this release: registered (again),
+			// never updated.
+			missing = append(missing, o)
+			continue
+		}
+		present = append(present, manifest.Name(o))
+	}
+	plan.CRDs = missing
+	if len(present) == 0 {
+		return nil
+	}
+	if err := ctx.Log.Info(fmt.Sprintf("release %s: the cluster has the chart's CRDs %s: they are used as they are, not updated "+
+		"(as Helm treats crds/; to upgrade one on purpose: kubectl apply --server-side -f <the chart's crds/ file>)", name, strings.Join(present, ", ")), nil); err != nil {
+		return fmt.Errorf("logging: %w", err)
+	}
+	return nil
 }
 
 // warn logs a warning of the release.

@@ -15,6 +15,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/hook"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
@@ -30,12 +32,16 @@ type Record struct {
 	// Revision counts the releases that changed something: 1 for the
 	// install, one more for each upgrade that changed the release.
 	Revision int
-	// Digest is the SHA-256 of what the release rendered (every object and
-	// hook of the chart), its image and its release id.
+	// Digest is the SHA-256 of the release's inputs (digest): the chart's
+	// content and values, its image and its release id.
 	Digest string
 	// Hooks are the revisions at which each hook last ran (a Job) or was
 	// applied (another object), by "Kind/name".
 	Hooks map[string]int
+	// Specs are the digests of each hook as it last ran or was applied
+	// (hookSpec), by "Kind/name": with rerun onChange a hook runs again
+	// only when its digest differs. Empty in a record written before 0.4.
+	Specs map[string]string
 }
 
 // The annotations of a Record.
@@ -43,6 +49,7 @@ const (
 	RecordRevisionAnnotation = "pulumi-jobs/revision"
 	RecordDigestAnnotation   = "pulumi-jobs/digest"
 	RecordHooksAnnotation    = "pulumi-jobs/hooks"
+	RecordSpecsAnnotation    = "pulumi-jobs/hook-specs"
 )
 
 // RecordName is the name of the ConfigMap that records the releases of the
@@ -64,10 +71,15 @@ func readRecord(live *ownership.Live) (*Record, error) {
 	if err != nil || rev < 1 {
 		return nil, fmt.Errorf("annotation %s is %q, not a revision", RecordRevisionAnnotation, live.Annotations[RecordRevisionAnnotation])
 	}
-	r := &Record{Revision: rev, Digest: live.Annotations[RecordDigestAnnotation], Hooks: map[string]int{}}
+	r := &Record{Revision: rev, Digest: live.Annotations[RecordDigestAnnotation], Hooks: map[string]int{}, Specs: map[string]string{}}
 	if h := live.Annotations[RecordHooksAnnotation]; h != "" {
 		if err := json.Unmarshal([]byte(h), &r.Hooks); err != nil {
 			return nil, fmt.Errorf("annotation %s: %w", RecordHooksAnnotation, err)
+		}
+	}
+	if s := live.Annotations[RecordSpecsAnnotation]; s != "" {
+		if err := json.Unmarshal([]byte(s), &r.Specs); err != nil {
+			return nil, fmt.Errorf("annotation %s: %w", RecordSpecsAnnotation, err)
 		}
 	}
 	return r, nil
@@ -76,18 +88,44 @@ func readRecord(live *ownership.Live) (*Record, error) {
 // annotations are the record as the ConfigMap's annotations.
 func (r Record) annotations() map[string]string {
 	hooks, _ := json.Marshal(r.Hooks) // a map of strings to ints always encodes, keys sorted
+	specs, _ := json.Marshal(r.Specs) // and so does a map of strings
 	return map[string]string{
 		RecordRevisionAnnotation: strconv.Itoa(r.Revision),
 		RecordDigestAnnotation:   r.Digest,
 		RecordHooksAnnotation:    string(hooks),
+		RecordSpecsAnnotation:    string(specs),
 	}
 }
 
-// digest is the SHA-256 of a release of a chart: every object and hook it
-// rendered (a test Pod without its name, often random), its image and its
-// release id. It is empty when the release id is not known yet (a preview
-// of an id from another resource): such a release counts as changed.
+// digest is the SHA-256 of the inputs of a release of a chart: the chart's
+// content and values (chart.Rendered.InputDigest), its image and its
+// release id, as Flux's helm-controller decides an upgrade from chart and
+// values. What the chart renders does not count: a chart that renders a
+// random value (genCA, randAlphaNum, now) is not an upgrade on every up.
+// It is empty when the release id is not known yet (a preview of an id
+// from another resource): such a release counts as changed.
 func digest(r chart.Rendered, args *Args) string {
+	var id string
+	if args.ReleaseID != nil {
+		var known bool
+		if id, known = vocab.Literal(args.ReleaseID); !known {
+			return ""
+		}
+	}
+	image, _ := vocab.Literal(args.Image)
+	b, err := json.Marshal(struct{ Inputs, Image, Release string }{r.InputDigest, image, id})
+	if err != nil {
+		return "" // strings always encode
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// renderDigest is the digest a record written before 0.4 holds: the
+// SHA-256 of every object (crds/ among them) and hook the chart rendered (a
+// test Pod without its name, often random), its image and its release id.
+// Read only to tell that such a record's release is unchanged.
+func renderDigest(r chart.Rendered, args *Args) string {
 	var id string
 	if args.ReleaseID != nil {
 		var known bool
@@ -110,19 +148,46 @@ func digest(r chart.Rendered, args *Args) string {
 		}
 		hooks = append(hooks, entry{h.Source + " " + h.Key(), obj})
 	}
-	// An install and an upgrade list the hooks in different phases: the
-	// digest is of the set.
 	slices.SortFunc(hooks, func(a, b entry) int { return cmp.Compare(a.Source, b.Source) })
 	b, err := json.Marshal(struct {
 		App            []chart.Object
 		Hooks          []entry
 		Image, Release string
-	}{r.App, hooks, image, id})
+	}{slices.Concat(r.CRDs, r.App), hooks, image, id})
 	if err != nil {
-		return "" // a rendered chart always encodes; if not, the release counts as changed
+		return ""
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// hookSpec is a digest (the first 8 bytes of a SHA-256, in hex) of a hook
+// as it runs (a test Pod without its name, often random; the release image
+// where its repository matches) and of the release id: what a hook that
+// runs on its own change (rerun onChange) compares with its last run.
+func hookSpec(h hook.Hook, args *Args) string {
+	id, _ := vocab.Literal(args.ReleaseID)
+	var obj map[string]any
+	if b, err := json.Marshal(h.Object); err != nil || json.Unmarshal(b, &obj) != nil {
+		return "" // a rendered hook always encodes
+	}
+	if meta, ok := obj["metadata"].(map[string]any); ok && h.Kind == "Pod" {
+		delete(meta, "name")
+	}
+	if image, _ := vocab.Literal(args.Image); image != "" {
+		// As the hook runs: with the release image where its repository
+		// matches (planHooks), so that a bump runs only the hooks it reaches.
+		manifest.SetImage([]manifest.Object{{Obj: obj}}, image)
+	}
+	b, err := json.Marshal(struct {
+		Object  map[string]any
+		Release string
+	}{obj, id})
+	if err != nil {
+		return "" // a decoded object always encodes
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:8])
 }
 
 // registerRecord registers the chart's record, once every phase of the

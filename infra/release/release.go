@@ -27,6 +27,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/rest"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
@@ -175,6 +176,19 @@ type Plan struct {
 	PreDeploy, PostDeploy []jobs.Wave
 	// PreHooks and PostHooks are a chart's hooks that are not Jobs.
 	PreHooks, PostHooks Hooks
+	// CRDs are a chart's crds/ objects that the cluster lacks, or that this
+	// release installed (its owner mark): installed before everything else
+	// of the release, never updated, never deleted (RetainOnDelete), never
+	// claimed by the ownership check. A CRD the cluster has from anyone
+	// else is used as it is (resolve drops it).
+	CRDs []manifest.Object
+	// PreDeletions and PostDeletions are a chart's hooks that the release
+	// deletes once every hook of their phase has succeeded
+	// (hook-delete-policy: hook-succeeded).
+	PreDeletions, PostDeletions []Deletion
+	// Ran are a chart's hook Jobs that ran for an earlier revision and do
+	// not run in this release, as its record says.
+	Ran []RanHook
 	// Owner is the mark (ownership.Annotation) on every object the
 	// release creates: "<project>/<stack>/<release name>".
 	Owner string
@@ -192,6 +206,9 @@ type Plan struct {
 	// record is what a chart's release leaves in the cluster once it has
 	// succeeded (planChart); nil for an app that is not a chart.
 	record *Record
+	// cluster is the release's cluster as resolve found it; nil when it
+	// has none to ask.
+	cluster *rest.Config
 }
 
 // AppPlan is the app with every default applied.
@@ -207,6 +224,12 @@ type AppPlan struct {
 	// Objects are the app's objects when it comes from files, ready to
 	// register: namespace, image and Pod Security fields filled in.
 	Objects []manifest.Object
+	// Unchanged says that the app is a chart whose inputs (chart, values,
+	// image, release id) are those of its last release: its objects keep
+	// the content that release applied, so that a chart rendering random
+	// values (genCA, randAlphaNum) changes nothing on an up that changes
+	// nothing, as Flux's helm-controller does not upgrade then.
+	Unchanged bool
 }
 
 // NewPlan validates the args of the release name, constructed in stack, and
@@ -355,6 +378,15 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		childOpts = append(childOpts, pulumi.Provider(k8s))
 	}
 
+	if len(plan.CRDs) > 0 {
+		crds, err := registerCRDs(ctx, name, plan.CRDs, childOpts...)
+		if err != nil {
+			return nil, err
+		}
+		// Everything of the release comes after them, hooks included, as
+		// Helm installs crds/ before anything else.
+		childOpts = append(slices.Clip(childOpts), pulumi.DependsOn(crds))
+	}
 	namespace := args.Namespace.ToStringOutput()
 	if plan.CreateNamespace {
 		nsOpts := slices.Clip(childOpts)
@@ -416,6 +448,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		pulumi.DependsOn(preHooks)); err != nil {
 		return nil, err
 	}
+	deleteSucceeded(ctx, name, plan, plan.PreDeletions, r.PreDeploy, preHooks)
 	appOpts := append(childOpts, pulumi.DependsOn(r.PreDeploy.Children()))
 	if args.App.fromFiles() {
 		r.App, err = newFilesApp(ctx, name, plan.App, appOpts...)
@@ -433,6 +466,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		pulumi.DependsOn(r.App.Children()), pulumi.DependsOn(postHooks)); err != nil {
 		return nil, err
 	}
+	deleteSucceeded(ctx, name, plan, plan.PostDeletions, r.PostDeploy, postHooks)
 	if plan.record != nil {
 		if err := registerRecord(ctx, name, plan, namespace, append(childOpts,
 			pulumi.DependsOn(r.App.Children()), pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()))...); err != nil {

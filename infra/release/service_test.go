@@ -17,9 +17,10 @@ import (
 
 // TestServicesOfFilesAreNotAwaited: the files' ClusterIP, headless and
 // NodePort Services skip the provider's 10 s endpoint settle (the
-// Deployment's rollout is awaited instead); a LoadBalancer Service and an
-// Ingress are awaited until they have an address, without it; an object
-// that says skipAwait or waitFor itself keeps what it says.
+// Deployment's rollout is awaited instead); a LoadBalancer Service is
+// awaited until it has an address, without it; an Ingress is not awaited
+// (Helm's --wait never waits for one); an object that says skipAwait or
+// waitFor itself keeps what it says.
 func TestServicesOfFilesAreNotAwaited(t *testing.T) {
 	dir := t.TempDir()
 	service := func(name, extra string) string {
@@ -32,7 +33,8 @@ func TestServicesOfFilesAreNotAwaited(t *testing.T) {
 		"apiVersion: v1\nkind: Service\nmetadata:\n  name: lb\nspec:\n  type: LoadBalancer\n  ports: [{port: 80}]\n---\n" +
 		service("awaited", "  annotations:\n    pulumi.com/skipAwait: \"false\"\n") + "---\n" +
 		service("own-condition", "  annotations:\n    pulumi.com/waitFor: \"jsonpath={.spec.clusterIP}\"\n") + "---\n" +
-		"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  defaultBackend: {service: {name: plain, port: {number: 80}}}\n"
+		"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  defaultBackend: {service: {name: plain, port: {number: 80}}}\n---\n" +
+		"apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: awaited-web\n  annotations:\n    pulumi.com/waitFor: \"jsonpath={.status.loadBalancer.ingress[0]}\"\nspec:\n  defaultBackend: {service: {name: plain, port: {number: 80}}}\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "services.yaml"), []byte(files), 0o644))
 
 	p := &check.Problems{}
@@ -55,6 +57,7 @@ func TestServicesOfFilesAreNotAwaited(t *testing.T) {
 		"lb":            [2]any{nil, address},
 		"awaited":       [2]any{"false", nil},
 		"own-condition": [2]any{nil, "jsonpath={.spec.clusterIP}"},
-		"web":           [2]any{nil, address},
+		"web":           [2]any{"true", nil},
+		"awaited-web":   [2]any{nil, address},
 	}, got)
 }

@@ -25,6 +25,9 @@ const (
 	LabelJob = "pulumi-jobs/job"
 	// LabelRerun is a Job's rerun policy.
 	LabelRerun = "pulumi-jobs/rerun"
+	// LabelRevision is the revision of a chart's release that a hook's Job
+	// ran for.
+	LabelRevision = "pulumi-jobs/revision"
 )
 
 // Stack is where a component is constructed: the stack, whose name decides
