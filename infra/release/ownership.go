@@ -63,6 +63,11 @@ func resolve(ctx *pulumi.Context, name string, plan *Plan, opts []pulumi.Resourc
 	if err != nil {
 		return err
 	}
+	plan.claimed = map[ownership.Ref]bool{}
+	for _, c := range claims {
+		plan.claimed[c.Ref] = true
+	}
+	plan.forceClaimedOnly()
 	for _, c := range claims {
 		what := "it"
 		if c.Ref.Kind == "Namespace" {
@@ -252,6 +257,22 @@ func dropInstalledCRDs(ctx *pulumi.Context, name string, plan *Plan, cluster own
 		return fmt.Errorf("logging: %w", err)
 	}
 	return nil
+}
+
+// forceClaimedOnly takes patchForce off the objects of the files, chart
+// and hooks that the release does not take over in this run: they carry
+// its mark already (adopt is one-shot, MarksOf).
+func (plan *Plan) forceClaimedOnly() {
+	for _, objs := range [][]manifest.Object{plan.App.Objects, plan.PreHooks.Objects, plan.PostHooks.Objects} {
+		for _, o := range objs {
+			if plan.claimed[refOf(o)] {
+				continue
+			}
+			if ann, ok := o.Obj["metadata"].(map[string]any)["annotations"].(map[string]any); ok {
+				delete(ann, AnnotationPatchForce)
+			}
+		}
+	}
 }
 
 // warn logs a warning of the release.

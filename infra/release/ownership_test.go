@@ -122,10 +122,25 @@ func TestOwnershipOursOrAdopted(t *testing.T) {
 
 	args.Adopt = ptr(true)
 	r = runProgram(t, "dev", newRelease("shop", args))
-	for _, urn := range []string{namespaceURN, deploymentURN, serviceURN} {
-		assert.Equal(t, map[string]any{"pulumi-jobs/owner": "pulumi-jobs/dev/shop", "pulumi.com/patchForce": "true"},
+	assert.Equal(t, map[string]any{"pulumi-jobs/owner": "pulumi-jobs/dev/shop", "pulumi.com/patchForce": "true"},
+		prop(t, r.get(t, namespaceURN).Inputs, "metadata.annotations").Mappable(),
+		"adopted: the namespace is marked as this release's, and takes the fields another tool set")
+	for _, urn := range []string{deploymentURN, serviceURN} {
+		assert.Equal(t, map[string]any{"pulumi-jobs/owner": "pulumi-jobs/dev/shop"},
 			withoutSkipAwait(prop(t, r.get(t, urn).Inputs, "metadata.annotations").Mappable()),
-			"%s: adopted, it is marked as this release's, and takes the fields another tool set", urn)
+			"%s: not in the cluster, nothing to take over: created without force", urn)
+	}
+
+	// Adopt is one-shot: left on, it forces nothing on objects that carry
+	// the release's mark (an HPA's replicas are not reset on every up).
+	args = shopArgs()
+	args.Adopt = ptr(true)
+	args.Cluster = &fakeCluster{objects: map[ownership.Ref]*ownership.Live{shopNamespace: ours, shopDeployment: ours, shopService: ours}}
+	r = runProgram(t, "dev", newRelease("shop", args))
+	for _, urn := range []string{namespaceURN, deploymentURN, serviceURN} {
+		assert.Equal(t, map[string]any{"pulumi-jobs/owner": "pulumi-jobs/dev/shop"},
+			withoutSkipAwait(prop(t, r.get(t, urn).Inputs, "metadata.annotations").Mappable()),
+			"%s: already the release's own: no patchForce", urn)
 	}
 }
 

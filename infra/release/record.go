@@ -196,7 +196,7 @@ func hookSpec(h hook.Hook, args *Args) string {
 // interrupted before leaves the last record as it was, so the next one
 // plans the same release again, and runs what did not complete.
 func registerRecord(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) error {
-	ann := plan.Marks()
+	ann := plan.MarksOf(recordRef(nsOf(plan.Args), plan.App.Name))
 	maps.Copy(ann, plan.record.annotations())
 	_, err := corev1.NewConfigMap(ctx, name+"-chart-record", &corev1.ConfigMapArgs{
 		Metadata: metav1.ObjectMetaArgs{

@@ -209,6 +209,9 @@ type Plan struct {
 	// cluster is the release's cluster as resolve found it; nil when it
 	// has none to ask.
 	cluster *rest.Config
+	// claimed are the objects the release takes over in this run (adopt),
+	// once resolve has asked the cluster; nil before (MarksOf).
+	claimed map[ownership.Ref]bool
 }
 
 // AppPlan is the app with every default applied.
@@ -402,7 +405,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 				// A namespace has a fixed name: everything else is addressed by it.
 				Name:        args.Namespace,
 				Labels:      namespaceLabels(plan.App.Name),
-				Annotations: pulumi.ToStringMap(plan.Marks()),
+				Annotations: pulumi.ToStringMap(plan.MarksOf(ownership.Ref{APIVersion: "v1", Kind: "Namespace", Name: nsOf(args)})),
 			},
 		}, nsOpts...)
 		if err != nil {
@@ -453,7 +456,9 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	if args.App.fromFiles() {
 		r.App, err = newFilesApp(ctx, name, plan.App, appOpts...)
 	} else {
-		r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret, marks: plan.Marks()}, appOpts...)
+		r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret, marks: plan.MarksOf(
+			ownership.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: nsOf(args), Name: plan.App.Name},
+			ownership.Ref{APIVersion: "v1", Kind: "Service", Namespace: nsOf(args), Name: plan.App.Name})}, appOpts...)
 	}
 	if err != nil {
 		return nil, err
@@ -502,10 +507,28 @@ const AnnotationPatchForce = "pulumi.com/patchForce"
 // Marks are the annotations on every object of the release that has a
 // fixed name: the owner mark, and while the release adopts, patchForce, so
 // that taking over an object also takes over the fields another tool set
-// (Helm's --take-ownership does the same).
+// (Helm's --take-ownership does the same). Adopting is one-shot: once the
+// cluster has been asked (resolve), patchForce goes only on the objects
+// the release takes over in this run (MarksOf), never again on one that
+// carries its mark, where it would reset fields an HPA or another
+// controller holds on every up.
 func (plan Plan) Marks() map[string]string {
+	return plan.MarksOf()
+}
+
+// MarksOf are the Marks of the objects refs name: patchForce when the
+// release adopts and takes one of them over in this run (or the cluster
+// was not asked, as in a preview without one).
+func (plan Plan) MarksOf(refs ...ownership.Ref) map[string]string {
 	m := map[string]string{ownership.Annotation: plan.Owner}
-	if plan.Adopt {
+	if !plan.Adopt {
+		return m
+	}
+	force := plan.claimed == nil
+	for _, r := range refs {
+		force = force || plan.claimed[r]
+	}
+	if force {
 		m[AnnotationPatchForce] = "true"
 	}
 	return m

@@ -61,13 +61,19 @@ func (plan Plan) ranSentence() string {
 	return strings.Join(parts, ", ") + " (facts of the release's record: not run again)"
 }
 
+// specOfHelm is the spec a record taken over from Helm holds for a hook
+// Helm ran: it matches no spec of ours.
+const specOfHelm = "helm"
+
 // takeOverHelm reads the latest deployed revision of the Helm release of
 // the app's name in ns, for a release that adopts (adopt: true) and has no
 // record of its own: the release continues it as an upgrade, revision N+1
-// as Helm numbers it, with the upgrade hooks and .Release.IsUpgrade, and
-// every hook Helm ran counts as run for that revision, so no install hook
-// runs again. Helm's own records (its Secrets) are left as they are. nil
-// when Helm has no deployed release of that name there.
+// as Helm numbers it (after a failed revision too), with the upgrade hooks
+// and .Release.IsUpgrade, so no install hook runs again; the hooks Helm
+// ran successfully in that revision are recorded as run for it. A release
+// whose latest revision is pending or being uninstalled is refused. Helm's
+// own records (its Secrets) are left as they are. nil when Helm has no
+// deployed release of that name there.
 func takeOverHelm(ctx *pulumi.Context, name string, plan *Plan, config *rest.Config, ns string) (*Record, error) {
 	app := plan.App.Name
 	helm, err := helmstate.ForConfig(ctx.Context(), config, ns, app)
@@ -77,15 +83,19 @@ func takeOverHelm(ctx *pulumi.Context, name string, plan *Plan, config *rest.Con
 	if helm == nil {
 		return nil, nil
 	}
-	if helm.Pending != nil && strings.HasPrefix(helm.Pending.Status, "pending-") {
+	if helm.Pending != nil && (strings.HasPrefix(helm.Pending.Status, "pending-") || helm.Pending.Status == "uninstalling") {
 		return nil, fmt.Errorf("release %q would take over Helm release %s/%s, whose revision %d is %s (nothing was changed): "+
 			"Helm refuses to upgrade it too; finish or roll back that Helm operation (helm rollback %s %d -n %s), then release again",
 			name, ns, app, helm.Pending.Revision, helm.Pending.Status, app, helm.Revision, ns)
 	}
 	rec := &Record{Revision: helm.Next() - 1, Hooks: map[string]int{}, Specs: map[string]string{}}
 	for _, h := range helm.Hooks {
-		if h.LastRun != "" {
-			rec.Hooks[h.Kind+"/"+h.Name] = helm.Revision
+		if h.LastRun == "Succeeded" {
+			key := h.Kind + "/" + h.Name
+			rec.Hooks[key] = helm.Revision
+			// Helm's spec of it is not ours to compare: with rerun onChange
+			// it runs on the upgrade, as Helm's upgrade would run it.
+			rec.Specs[key] = specOfHelm
 		}
 	}
 	msg := fmt.Sprintf("release %s takes over Helm release %s/%s at revision %d (chart %s %s) and continues it as an upgrade to revision %d: "+
