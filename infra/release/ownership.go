@@ -155,7 +155,7 @@ func connect(ctx *pulumi.Context, name string, args *Args, opts []pulumi.Resourc
 			return nil, nil, fmt.Errorf("reading the options of release %q: %w", name, err)
 		}
 		if explicit {
-			return nil, nil, fmt.Errorf("release %q is given a Kubernetes provider, and cannot read which cluster it points at to check "+
+			return nil, nil, fmt.Errorf("release %q is given a Kubernetes provider (as an option, or through its parent), and cannot read which cluster it points at to check "+
 				"that none of the objects it would create exists already (it never takes over what it did not create). Nothing was changed.\n"+
 				"Fix: pass that cluster as the release's kubeconfig (and context) instead of the provider option", name)
 		}
@@ -191,7 +191,9 @@ func connect(ctx *pulumi.Context, name string, args *Args, opts []pulumi.Resourc
 	return c, nil, nil
 }
 
-// explicitProvider says whether opts pass a Kubernetes provider.
+// explicitProvider says whether opts pass a Kubernetes provider, or the
+// parent they name has one (the SDK hands a parent's providers to its
+// children, so the release's objects would go to that provider's cluster).
 func explicitProvider(ctx *pulumi.Context, opts []pulumi.ResourceOption) (bool, error) {
 	ro, err := pulumi.NewResourceOptions(opts...)
 	if err != nil {
@@ -200,6 +202,13 @@ func explicitProvider(ctx *pulumi.Context, opts []pulumi.ResourceOption) (bool, 
 	providers := ro.Providers
 	if ro.Provider != nil {
 		providers = append(providers, ro.Provider)
+	}
+	if parent, ok := ro.Parent.(interface {
+		GetProvider(token string) pulumi.ProviderResource
+	}); ok {
+		if p := parent.GetProvider("kubernetes:core/v1:Namespace"); p != nil {
+			providers = append(providers, p)
+		}
 	}
 	for _, p := range providers {
 		r, err := internals.UnsafeAwaitOutput(ctx.Context(), p.URN())

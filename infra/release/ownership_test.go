@@ -145,8 +145,8 @@ func TestOwnershipOursOrAdopted(t *testing.T) {
 }
 
 // TestOwnershipWithProviderOption: a release given a Kubernetes provider as
-// an option cannot tell which cluster to check, and is refused unless its
-// kubeconfig says.
+// an option, or through its parent, cannot tell which cluster to check, and
+// is refused unless its kubeconfig says.
 func TestOwnershipWithProviderOption(t *testing.T) {
 	program := func(ctx *pulumi.Context) error {
 		p, err := kubernetes.NewProvider(ctx, "other-cluster", &kubernetes.ProviderArgs{})
@@ -157,8 +157,25 @@ func TestOwnershipWithProviderOption(t *testing.T) {
 		return err
 	}
 	_, err := pulumitest.Run(program, "dev", pulumitest.Config{})
-	require.ErrorContains(t, err, `release "shop" is given a Kubernetes provider, and cannot read which cluster it points at`)
+	require.ErrorContains(t, err, `release "shop" is given a Kubernetes provider (as an option, or through its parent), and cannot read which cluster it points at`)
 	assert.ErrorContains(t, err, "pass that cluster as the release's kubeconfig")
+
+	// A provider the release inherits from its parent component, as the SDK
+	// hands it to children, names a cluster just as well.
+	inherited := func(ctx *pulumi.Context) error {
+		p, err := kubernetes.NewProvider(ctx, "other-cluster", &kubernetes.ProviderArgs{})
+		if err != nil {
+			return err
+		}
+		parent := &pulumi.ResourceState{}
+		if err := ctx.RegisterComponentResource("acme:index:Platform", "platform", parent, pulumi.Providers(p)); err != nil {
+			return err
+		}
+		_, err = release.New(ctx, "shop", shopArgs(), pulumi.Parent(parent))
+		return err
+	}
+	_, err = pulumitest.Run(inherited, "dev", pulumitest.Config{})
+	require.ErrorContains(t, err, `release "shop" is given a Kubernetes provider (as an option, or through its parent), and cannot read which cluster it points at`)
 }
 
 // withoutSkipAwait drops the Service's skipAwait from annotations.
