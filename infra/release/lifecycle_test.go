@@ -337,6 +337,8 @@ func TestChartRegistrations(t *testing.T) {
 	assert.False(t, registered, "the upgrade-only backup is not there on an install")
 	rec := install.get(t, record)
 	assert.Subset(t, rec.RegisterRPC.GetDependencies(), []string{migrate, seed}, "the record is written after the post-deploy hooks")
+	assert.Equal(t, "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$kubernetes:core/v1:Namespace::ledger", rec.RegisterRPC.GetDeletedWith(),
+		"destroy removes the record with the namespace, after everything else, not first")
 	ann := prop(t, rec.Inputs, "metadata.annotations").ObjectValue()
 	assert.Equal(t, "1", ann["pulumi-jobs/revision"].StringValue())
 	assert.Equal(t, `{"Job/ledger-migrate":1,"Job/ledger-refresh-materialized-views-after-every-schema-changes":1,"Job/ledger-seed":1}`,

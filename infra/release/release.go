@@ -391,6 +391,8 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		childOpts = append(slices.Clip(childOpts), pulumi.DependsOn(crds))
 	}
 	namespace := args.Namespace.ToStringOutput()
+	// nsResource is the namespace when the release creates it.
+	var nsResource pulumi.Resource
 	if plan.CreateNamespace {
 		nsOpts := slices.Clip(childOpts)
 		if ns, ok := vocab.Literal(args.Namespace); ok && ns != name {
@@ -412,6 +414,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 			return nil, fmt.Errorf("registering the namespace of release %q: %w", name, err)
 		}
 		namespace = ns.Metadata.Name().Elem()
+		nsResource = ns
 	}
 	r.Namespace = namespace
 
@@ -473,8 +476,15 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	}
 	deleteSucceeded(ctx, name, plan, plan.PostDeletions, r.PostDeploy, postHooks)
 	if plan.record != nil {
-		if err := registerRecord(ctx, name, plan, namespace, append(childOpts,
-			pulumi.DependsOn(r.App.Children()), pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()))...); err != nil {
+		recordOpts := append(slices.Clip(childOpts),
+			pulumi.DependsOn(r.App.Children()), pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()))
+		if nsResource != nil {
+			// Destroy deletes the record with the namespace, after
+			// everything else of the release, not first: a destroy that
+			// stops half-way leaves the next up an upgrade.
+			recordOpts = append(recordOpts, pulumi.DeletedWith(nsResource))
+		}
+		if err := registerRecord(ctx, name, plan, namespace, recordOpts...); err != nil {
 			return nil, err
 		}
 	}
