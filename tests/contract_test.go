@@ -219,7 +219,7 @@ func TestTakeOverHelmRelease(t *testing.T) {
 	copyTree(t, filepath.Join(e.root, contractChart), chart)
 	helm("install", "contract", chart, "--namespace", ns, "--create-namespace", "--wait", "--timeout", "2m", "--set", "image=ghcr.io/acme/contract:1.0.0")
 	r.write(t, stackConfig{App: map[string]any{"name": "contract", "image": "ghcr.io/acme/contract:1.0.0", "chart": map[string]any{"path": "charts/contract"}}})
-	r.setConfig(t, config.Key(config.KeyAdopt), "true")
+	r.setConfig(t, config.KeyAdopt, "true")
 	_, err := r.Up(ctx)
 	require.NoError(t, err)
 
