@@ -2,12 +2,14 @@ package tests
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -104,7 +106,8 @@ func exists(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionResource
 //   - the migration's ServiceAccount (hook-succeeded) is gone once the
 //     hooks succeeded, as Helm deletes it;
 //   - the post-install seed, whose TTL removes its Job, never runs again:
-//     not after a refresh, not on the next up;
+//     not after a refresh, not on the next up, not after the stack's state
+//     is lost (the migration's kept run is imported then, not run);
 //   - the chart's genCA certificate is not rotated by an up that changes
 //     nothing (the upgrade is decided from the inputs).
 func TestHelmContract(t *testing.T) {
@@ -145,6 +148,26 @@ func TestHelmContract(t *testing.T) {
 	assert.Empty(t, jobs[contractSeed], "the install-only seed did not run again")
 	assert.Equal(t, migrate.UID, only(t, jobs, contractMigrate).UID, "the migration did not run again")
 	assert.Equal(t, ca, secretData(t, c, ns, "contract-ca", "tls.crt"), "the genCA certificate was not rotated")
+
+	// The stack's state is lost while the cluster keeps everything: the
+	// next up finds the migration's run in the cluster and imports it; no
+	// hook runs again (the record in the cluster says they ran).
+	st := r.Stack()
+	state, err := st.Export(ctx)
+	require.NoError(t, err)
+	var deployment map[string]any
+	require.NoError(t, json.Unmarshal(state.Deployment, &deployment))
+	deployment["resources"] = []any{}
+	state.Deployment, err = json.Marshal(deployment)
+	require.NoError(t, err)
+	require.NoError(t, st.Import(ctx, state))
+	res, err := r.Up(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, apitype.OpImport, opsByName(res.Events)["kubernetes:batch/v1:Job::contract-hook-contract-migrate"],
+		"the migration's last run is imported from the cluster, not run again")
+	jobs = jobsOf(t, c, ns)
+	assert.Empty(t, jobs[contractSeed], "the seed did not run again")
+	assert.Equal(t, migrate.UID, only(t, jobs, contractMigrate).UID, "the migration did not run again")
 
 	// Another team's Widget, in a namespace of its own: our destroy leaves
 	// the CRD, and with it that Widget.

@@ -37,6 +37,7 @@ const (
 	KeyDatabaseURL     = "databaseUrl"
 	KeyGitOps          = "gitops"
 	KeyAdopt           = "adopt"
+	KeyAdoptFrom       = "adoptFrom"
 )
 
 // appKeys, gitOpsKeys and jobKeys are the fields of the config's objects:
@@ -142,6 +143,9 @@ func Load(src Source) (release.Plan, error) {
 		} else {
 			args.Adopt = &b
 		}
+	}
+	if v, ok := src.GetConfig(Key(KeyAdoptFrom)); ok {
+		args.AdoptFrom = v
 	}
 	if id, ok := src.GetConfig(Key(KeyRelease)); ok {
 		args.ReleaseID = pulumi.String(id)

@@ -94,6 +94,9 @@ type Error struct {
 	Release string
 	// Claims are the objects, in the order the release would create them.
 	Claims []Claim
+	// Adopting says that the release adopts, and the claims are held by
+	// other releases of pulumi-jobs that it does not name (Adoption.From).
+	Adopting bool
 }
 
 // Error names every object and its holder, says that nothing was changed and
@@ -104,9 +107,15 @@ func (e *Error) Error() string {
 	for _, c := range e.Claims {
 		fmt.Fprintf(&b, "  - %s\n", c)
 	}
-	fmt.Fprintf(&b, "Nothing was changed: no object was created, relabelled or deleted, and no Job ran.\n"+
-		"Fix: release into another namespace or under other names; or, to move these objects into this release on purpose "+
-		"(from Helm, kubectl or another stack), set adopt to true for this release "+
+	b.WriteString("Nothing was changed: no object was created, relabelled or deleted, and no Job ran.\n")
+	if e.Adopting {
+		b.WriteString("Fix: adopt takes over objects of Helm, kubectl or an unmarked stack, not those another release of pulumi-jobs holds " +
+			"(it may be live, and its next up would take them back); release under other names, or, to move them from that release on purpose, " +
+			"set adoptFrom to its owner mark as listed (stack config: pulumi config set adoptFrom <project>/<stack>/<release>)")
+		return b.String()
+	}
+	b.WriteString("Fix: release into another namespace or under other names; or, to move these objects into this release on purpose " +
+		"(from Helm, kubectl or another stack), set adopt to true for this release " +
 		"(stack config: pulumi config set adopt true): they are then marked as its own, and its destroy deletes them")
 	return b.String()
 }
@@ -115,13 +124,26 @@ func (e *Error) Error() string {
 // not in a pod. The Kubernetes provider cannot create anything then either.
 var ErrNoCluster = errors.New("no Kubernetes cluster is configured")
 
+// Adoption says what a release takes over.
+type Adoption struct {
+	// Enabled takes over objects that exist without the release's mark
+	// (adopt: true, Helm's --take-ownership).
+	Enabled bool
+	// From is the owner mark of another release of pulumi-jobs whose
+	// objects Enabled takes over too; the objects of any other release of
+	// pulumi-jobs are refused even when Enabled (adoptFrom).
+	From string
+}
+
 // Check looks up each of refs in cluster and returns the claims: the objects
-// that exist without owner's mark. Unless adopt is set, any claim is an
-// *Error listing all of them; with adopt, they are returned for the caller
-// to announce. A cluster that cannot be read is an error too: nothing may be
-// created unchecked.
-func Check(ctx context.Context, cluster Cluster, owner string, refs []Ref, adopt bool) ([]Claim, error) {
-	var claims []Claim
+// that exist without owner's mark. Unless adoption is enabled, any claim is
+// an *Error listing all of them; with it, they are returned for the caller
+// to announce, except claims held by another release of pulumi-jobs that
+// adoption.From does not name: those are an *Error (Adopting) on their own.
+// A cluster that cannot be read is an error too: nothing may be created
+// unchecked.
+func Check(ctx context.Context, cluster Cluster, owner string, refs []Ref, adoption Adoption) ([]Claim, error) {
+	var claims, others []Claim
 	seen := map[Ref]bool{}
 	for _, ref := range refs {
 		if ref.Name == "" || seen[ref] {
@@ -135,10 +157,17 @@ func Check(ctx context.Context, cluster Cluster, owner string, refs []Ref, adopt
 		if live == nil || live.Annotations[Annotation] == owner {
 			continue
 		}
-		claims = append(claims, Claim{Ref: ref, Holder: holder(live)})
+		c := Claim{Ref: ref, Holder: holder(live)}
+		claims = append(claims, c)
+		if o := live.Annotations[Annotation]; o != "" && o != adoption.From {
+			others = append(others, c)
+		}
 	}
-	if len(claims) > 0 && !adopt {
+	switch {
+	case len(claims) > 0 && !adoption.Enabled:
 		return claims, &Error{Release: owner, Claims: claims}
+	case len(others) > 0:
+		return claims, &Error{Release: owner, Claims: others, Adopting: true}
 	}
 	return claims, nil
 }

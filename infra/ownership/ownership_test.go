@@ -50,6 +50,10 @@ func TestCheck(t *testing.T) {
 		adopt   bool
 		claims  []ownership.Claim
 		refused bool
+		// from is adoptFrom.
+		from string
+		// refusedClaims are the claims the refusal lists, when not claims.
+		refusedClaims []ownership.Claim
 	}{
 		{name: "nothing exists"},
 		{name: "all ours", objects: map[ownership.Ref]*ownership.Live{ns: mine, deployment: mine, service: mine}},
@@ -84,11 +88,33 @@ func TestCheck(t *testing.T) {
 			adopt:   true,
 			claims:  []ownership.Claim{{Ref: deployment, Holder: "managed by Helm, owner unknown"}},
 		},
+		{
+			name: "adopt refuses what another release of pulumi-jobs holds, and takes Helm's",
+			objects: map[ownership.Ref]*ownership.Live{
+				deployment: {Annotations: map[string]string{"pulumi-jobs/owner": "pulumi-jobs/prod/shop"}},
+				service:    {Labels: map[string]string{"app.kubernetes.io/managed-by": "Helm"}},
+			},
+			adopt: true,
+			claims: []ownership.Claim{
+				{Ref: deployment, Holder: "owned by release pulumi-jobs/prod/shop"},
+				{Ref: service, Holder: "managed by Helm, owner unknown"},
+			},
+			refused:       true,
+			refusedClaims: []ownership.Claim{{Ref: deployment, Holder: "owned by release pulumi-jobs/prod/shop"}},
+		},
+		{
+			name:    "adoptFrom names that release",
+			objects: map[ownership.Ref]*ownership.Live{deployment: {Annotations: map[string]string{"pulumi-jobs/owner": "pulumi-jobs/prod/shop"}}},
+			adopt:   true,
+			from:    "pulumi-jobs/prod/shop",
+			claims:  []ownership.Claim{{Ref: deployment, Holder: "owned by release pulumi-jobs/prod/shop"}},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cluster := &fakeCluster{objects: c.objects}
-			claims, err := ownership.Check(context.Background(), cluster, me, []ownership.Ref{ns, deployment, service, config}, c.adopt)
+			claims, err := ownership.Check(context.Background(), cluster, me, []ownership.Ref{ns, deployment, service, config},
+				ownership.Adoption{Enabled: c.adopt, From: c.from})
 			assert.Equal(t, c.claims, claims)
 			if !c.refused {
 				require.NoError(t, err)
@@ -97,7 +123,12 @@ func TestCheck(t *testing.T) {
 			var refusal *ownership.Error
 			require.ErrorAs(t, err, &refusal)
 			assert.Equal(t, me, refusal.Release)
-			assert.Equal(t, c.claims, refusal.Claims)
+			want := c.claims
+			if c.refusedClaims != nil {
+				want = c.refusedClaims
+			}
+			assert.Equal(t, want, refusal.Claims)
+			assert.Equal(t, c.adopt, refusal.Adopting)
 		})
 	}
 }
@@ -106,14 +137,14 @@ func TestCheckSkipsAutoNamedAndRepeated(t *testing.T) {
 	cluster := &fakeCluster{}
 	_, err := ownership.Check(context.Background(), cluster, me, []ownership.Ref{
 		ns, {APIVersion: "batch/v1", Kind: "Job", Namespace: "shop"}, ns, deployment,
-	}, false)
+	}, ownership.Adoption{})
 	require.NoError(t, err)
 	assert.Equal(t, []ownership.Ref{ns, deployment}, cluster.asked)
 }
 
 func TestCheckUnreadableCluster(t *testing.T) {
 	cluster := &fakeCluster{err: errors.New("connection refused")}
-	claims, err := ownership.Check(context.Background(), cluster, me, []ownership.Ref{ns}, true)
+	claims, err := ownership.Check(context.Background(), cluster, me, []ownership.Ref{ns}, ownership.Adoption{Enabled: true})
 	assert.Nil(t, claims)
 	require.EqualError(t, err, "checking Namespace shop in the cluster before release pulumi-jobs/dev/shop creates it (nothing was changed): connection refused")
 }

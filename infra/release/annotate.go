@@ -59,6 +59,9 @@ func (args *Args) Annotate(an infer.Annotator) {
 		"(from Helm, kubectl or another stack); `false` by default, when the release refuses them, naming each, before anything is created. "+
 		"Adopted objects are marked as the release's own and listed at preview; from then on they are the release's, "+
 		"and destroy deletes them (an adopted namespace with everything in it).")
+	an.Describe(&args.AdoptFrom, "The owner mark (`<project>/<stack>/<release>`, as a refusal lists it) of another release of pulumi-jobs "+
+		"whose objects `adopt` may take over. Without it, `adopt` refuses the objects that any other release of pulumi-jobs holds: "+
+		"that release may be live, and its next up would take them back.")
 }
 
 // Annotate describes the app of a Release.

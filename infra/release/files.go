@@ -209,7 +209,9 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 			objOpts = append(objOpts, pulumi.RetainOnDelete(true))
 		}
 		if app.Unchanged {
-			objOpts = append(objOpts, pulumi.IgnoreChanges(contentFields()))
+			// As the last release applied it, metadata too (a chart that
+			// renders .Release.IsUpgrade says so in an annotation).
+			objOpts = append(objOpts, pulumi.IgnoreChanges(append(contentFields(), "metadata")))
 		}
 		if crdRank(o) > 0 && len(crds) > 0 {
 			objOpts = append(objOpts, pulumi.DependsOn(crds))

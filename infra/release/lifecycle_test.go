@@ -369,7 +369,7 @@ func TestChartRegistrations(t *testing.T) {
 	assert.False(t, registered, "the seed's Job is gone: it ran (the record says so), it is not created again")
 	_, registered = again.byURN[backup]
 	assert.False(t, registered, "nothing changed: the backup does not run")
-	assert.Equal(t, []string{"data", "stringData", "binaryData", "spec", "rules", "subjects", "roleRef", "webhooks", "aggregationRule"},
+	assert.Equal(t, []string{"data", "stringData", "binaryData", "spec", "rules", "subjects", "roleRef", "webhooks", "aggregationRule", "metadata"},
 		secretOf(t, again).RegisterRPC.GetIgnoreChanges(), "an unchanged chart's objects keep what was applied")
 	assert.Empty(t, secretOf(t, install).RegisterRPC.GetIgnoreChanges())
 }

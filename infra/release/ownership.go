@@ -59,7 +59,7 @@ func resolve(ctx *pulumi.Context, name string, plan *Plan, opts []pulumi.Resourc
 		}
 		return warn(ctx, fmt.Sprintf("release %s: %v, so which of its objects exist is checked on up, not in this preview", name, why))
 	}
-	claims, err := ownership.Check(ctx.Context(), cluster, plan.Owner, plan.refs(ns), plan.Adopt)
+	claims, err := ownership.Check(ctx.Context(), cluster, plan.Owner, plan.refs(ns), ownership.Adoption{Enabled: plan.Adopt, From: args.AdoptFrom})
 	if err != nil {
 		return err
 	}

@@ -120,7 +120,13 @@ func TestOwnershipOursOrAdopted(t *testing.T) {
 	_, err := pulumitest.Run(newRelease("shop", args), "dev", pulumitest.Config{})
 	require.ErrorContains(t, err, "Namespace shop-dev (owned by release pulumi-jobs/prod/shop)", "another stack's namespace")
 
+	// adopt alone does not take what another release of pulumi-jobs holds
+	// (it may be live); adoptFrom names that release.
 	args.Adopt = ptr(true)
+	_, err = pulumitest.Run(newRelease("shop", args), "dev", pulumitest.Config{})
+	require.ErrorContains(t, err, "Namespace shop-dev (owned by release pulumi-jobs/prod/shop)")
+	assert.ErrorContains(t, err, "set adoptFrom to its owner mark as listed")
+	args.AdoptFrom = "pulumi-jobs/prod/shop"
 	r = runProgram(t, "dev", newRelease("shop", args))
 	assert.Equal(t, map[string]any{"pulumi-jobs/owner": "pulumi-jobs/dev/shop", "pulumi.com/patchForce": "true"},
 		prop(t, r.get(t, namespaceURN).Inputs, "metadata.annotations").Mappable(),

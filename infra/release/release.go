@@ -94,6 +94,11 @@ type Args struct {
 	// and listed at preview; from then on they are the release's, and
 	// destroy deletes them (an adopted namespace with everything in it).
 	Adopt *bool `pulumi:"adopt,optional"`
+	// AdoptFrom is the owner mark ("<project>/<stack>/<release>") of
+	// another release of pulumi-jobs whose objects adopt may take over;
+	// without it, adopt refuses the objects any other release of
+	// pulumi-jobs holds (it may be live, and would take them back).
+	AdoptFrom string `pulumi:"adoptFrom,optional"`
 
 	// Cluster, when set, is where the release looks up the objects it
 	// would create before it creates any (Go callers only). By default it
