@@ -20,9 +20,12 @@ import (
 //     install-only Secret before the migration (-5), before the app; the
 //     pre-upgrade backup does not run; the smoke test (5) after the
 //     rollout, and the test Pod (0) last, as helm test runs after the
-//     release; every run is kept (the smoke test's hook-delete-policy does
-//     not delete it);
-//   - a no-change up runs nothing;
+//     release; the migration's and the test's runs are kept, the smoke
+//     test's is deleted once the hooks succeeded (its hook-delete-policy is
+//     hook-succeeded, as Helm deletes it);
+//   - the next up, which changes no input, is not an upgrade: it runs
+//     nothing and changes nothing in the cluster (it only forgets the
+//     smoke test's deleted run), and the one after reports no change;
 //   - an image bump, previewed first (the preview announces the up's
 //     steps), is an upgrade: the migration then the backup (its first run)
 //     before the new ReplicaSet, the smoke test and the test hook after
@@ -65,11 +68,12 @@ func TestAppFromChart(t *testing.T) {
 	after(t, started, finished, testHook, smoke, "the test hook started before the post-upgrade hooks finished")
 
 	jobs := jobsOf(t, c, ns)
-	migrated, smoked, tested := only(t, jobs, "shop-migrate"), only(t, jobs, "shop-smoke-test"), only(t, jobs, "test-connection")
-	for _, j := range []string{"shop-migrate", "test-connection", "shop-smoke-test"} {
+	migrated, tested := only(t, jobs, "shop-migrate"), only(t, jobs, "test-connection")
+	for _, j := range []string{"shop-migrate", "test-connection"} {
 		assert.True(t, complete(only(t, jobs, j)), "%s completed and is kept", j)
 	}
-	assert.Len(t, jobs, 3, "three hooks ran: not the backup")
+	assert.Empty(t, jobs["shop-smoke-test"], "the smoke test ran (its step finished) and its hook-succeeded policy deleted its Job")
+	assert.Len(t, jobs, 2, "not the backup")
 	assert.Equal(t, "ghcr.io/org/shop:v1.0.0", migrated.Spec.Template.Spec.Containers[0].Image)
 	assert.Equal(t, "pre-install,pre-upgrade", migrated.Annotations["pulumi-jobs/hook"], "the hook's events, recorded")
 	assert.NotContains(t, migrated.Annotations, "helm.sh/hook", "Helm's hook annotations are not left on a hook we run")
@@ -83,27 +87,23 @@ func TestAppFromChart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "1", rec.Annotations["pulumi-jobs/revision"], "the install is revision 1")
 
-	// The first up after the install is the chart's first upgrade, and the
-	// fixture's Deployment says so (shop.example.com/is-upgrade renders
-	// .Release.IsUpgrade): the release changed, as with helm upgrade, so
-	// the upgrade hooks run, once, the backup for the first time. Then an
-	// up changes nothing.
+	// The next up changes no input (chart, values, image): not an upgrade,
+	// as Flux's helm-controller decides it. No hook runs and the app is
+	// left as the install applied it, though the chart now renders
+	// .Release.IsUpgrade (shop.example.com/is-upgrade); the state forgets
+	// the smoke test's run that its policy deleted. Then an up changes
+	// nothing at all.
 	res, err = r.Up(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]apitype.OpType{
-		migrate:    apitype.OpDeleteReplaced,
-		backup:     apitype.OpCreate,
-		deployment: apitype.OpUpdate,
-		smoke:      apitype.OpDeleteReplaced,
-		testHook:   apitype.OpDeleteReplaced,
-		record:     apitype.OpUpdate,
-	}, changed(res.Events), "the first upgrade runs every upgrade hook once")
+	assert.Equal(t, map[string]apitype.OpType{smoke: apitype.OpDelete}, changed(res.Events),
+		"no hook ran, nothing was updated; the deleted smoke test's run left the state")
 	dep, err := c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.Equal(t, "true", dep.Annotations["shop.example.com/is-upgrade"], "rendered as an upgrade")
+	assert.Equal(t, "false", dep.Annotations["shop.example.com/is-upgrade"], "the app is as the install applied it")
 	upChangesNothing(t, r)
 	jobs = jobsOf(t, c, ns)
-	migrated, smoked, tested = only(t, jobs, "shop-migrate"), only(t, jobs, "shop-smoke-test"), only(t, jobs, "test-connection")
+	assert.Equal(t, migrated.UID, only(t, jobs, "shop-migrate").UID, "the migration did not run again")
+	assert.Equal(t, tested.UID, only(t, jobs, "test-connection").UID, "the test did not run again")
 
 	cfg.App["image"] = "ghcr.io/org/shop:v1.1.0"
 	r.write(t, cfg)
@@ -115,7 +115,9 @@ func TestAppFromChart(t *testing.T) {
 	// A replaced Job's last step is the deletion of its previous run, at the
 	// end of the up: order by the step that created the new run.
 	started, finished = sequences(res.Events)
-	migrateRun, backupRun := newRunCreated(res.Events, migrate), newRunCreated(res.Events, backup)
+	// The backup's run is new (its last one left the state when no input
+	// changed): its create step; the migration's replaces its last run.
+	migrateRun, backupRun := newRunCreated(res.Events, migrate), finished[backup]
 	require.Positive(t, migrateRun, "the engine reported the creation of the migration's new run")
 	require.Positive(t, backupRun, "the engine reported the creation of the backup's new run")
 	assert.Greater(t, backupRun, migrateRun, "weight 0 ran before weight -5 finished")
@@ -125,13 +127,16 @@ func TestAppFromChart(t *testing.T) {
 	// the new one completed (create-before-delete).
 	assert.Equal(t, map[string]apitype.OpType{
 		migrate:    apitype.OpDeleteReplaced,
-		backup:     apitype.OpDeleteReplaced,
+		backup:     apitype.OpCreate,
 		deployment: apitype.OpUpdate,
-		smoke:      apitype.OpDeleteReplaced,
+		smoke:      apitype.OpCreate,
 		testHook:   apitype.OpDeleteReplaced,
 		record:     apitype.OpUpdate,
 	}, changed(res.Events), "an upgrade runs every upgrade hook once around the rollout, and nothing else: "+
 		"not the hook ConfigMap, not the install-only Secret")
+	dep, err = c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "true", dep.Annotations["shop.example.com/is-upgrade"], "rendered as an upgrade")
 	jobs = jobsOf(t, c, ns)
 	backedUp := only(t, jobs, "shop-backup")
 	assert.NotEqual(t, tested.UID, only(t, jobs, "test-connection").UID, "the test hook ran again")
@@ -140,9 +145,7 @@ func TestAppFromChart(t *testing.T) {
 	rs = newReplicaSet(t, c, ns, "shop")
 	assert.Equal(t, "ghcr.io/org/shop:v1.1.0", rs.Spec.Template.Spec.Containers[0].Image)
 	assert.False(t, rs.CreationTimestamp.Time.Before(backedUp.Status.CompletionTime.Time), "the new ReplicaSet was created before the upgrade hooks completed")
-	smoked2 := only(t, jobs, "shop-smoke-test")
-	assert.NotEqual(t, smoked.UID, smoked2.UID, "the smoke test ran again")
-	assert.False(t, smoked2.CreationTimestamp.Time.Before(rs.CreationTimestamp.Time), "the smoke test ran before the new ReplicaSet")
+	assert.Empty(t, jobs["shop-smoke-test"], "the smoke test ran again, and its policy deleted it again")
 	pw2, err := c.CoreV1().Secrets(ns).Get(ctx, "shop-initial-password", metav1.GetOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, pw.UID, pw2.UID, "the install-only Secret is kept")
@@ -151,7 +154,7 @@ func TestAppFromChart(t *testing.T) {
 	chart["values"] = map[string]any{"backup": map[string]any{"podAnnotations": failing()}}
 	r.write(t, cfg)
 	start := time.Now()
-	_, err = r.Up(ctx)
+	res, err = r.Up(ctx)
 	require.Error(t, err, "the backup hook fails")
 	failed, err := r.FailedJobs(ctx, start)
 	require.NoError(t, err)
@@ -164,8 +167,9 @@ func TestAppFromChart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ghcr.io/org/shop:v1.1.0", dep.Spec.Template.Spec.Containers[0].Image, "a failed pre-upgrade hook left the app as it was")
 	assert.Equal(t, rs.Name, newReplicaSet(t, c, ns, "shop").Name, "no new ReplicaSet")
-	jobs = jobsOf(t, c, ns)
-	assert.Equal(t, smoked2.UID, only(t, jobs, "shop-smoke-test").UID, "no post hook of the failed release ran")
+	started, _ = sequences(res.Events)
+	require.Contains(t, started, backup, "the engine reported the failing backup's step")
+	assert.NotContains(t, started, smoke, "no post hook of the failed release ran")
 }
 
 // newRunCreated returns the sequence number of the engine event that
