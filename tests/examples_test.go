@@ -188,10 +188,11 @@ func mustRead(t *testing.T, path string) []byte {
 // chart released through our component provider from Pulumi YAML. The
 // hooks run as phases (hook objects and hooks in weight order before the
 // app, which waits for them in state too; smoke test and test hook after
-// it; the pre-upgrade backup not on an install); the first up after it is
-// the chart's first upgrade (its Deployment renders .Release.IsUpgrade);
-// then a no-change up changes nothing; a new image is an upgrade that runs
-// every upgrade hook once; destroy removes the chart's objects, hook Jobs included.
+// it; the pre-upgrade backup not on an install; the smoke test's Job deleted
+// once the hooks succeeded, by its hook-delete-policy); the next up changes
+// no input and runs nothing (it only forgets the deleted run); a new image
+// is an upgrade that runs every upgrade hook once; destroy removes the
+// chart's objects, hook Jobs included.
 func TestExampleChart(t *testing.T) {
 	e := setup(t)
 	ns := "example-chart"
@@ -223,20 +224,16 @@ func TestExampleChart(t *testing.T) {
 	assert.Contains(t, st[deployment].Dependencies, st[migrate].URN, "the app waits for the last pre-deploy hook in state")
 	assert.Contains(t, st[smoke].Dependencies, st[deployment].URN)
 	jobs := jobsOf(t, c, ns)
-	for _, j := range []string{"shop-migrate", "shop-smoke-test", "test-connection"} {
+	for _, j := range []string{"shop-migrate", "test-connection"} {
 		assert.True(t, complete(only(t, jobs, j)), "Job %s completed", j)
 	}
+	assert.Empty(t, jobs["shop-smoke-test"], "the smoke test's hook-succeeded policy deleted its Job")
 
-	// The first up after the install is the chart's first upgrade, which
-	// its Deployment renders (.Release.IsUpgrade): the upgrade hooks run
-	// once. Then an up changes nothing.
+	// The next up changes no input: not an upgrade, nothing runs; the state
+	// forgets the smoke test's deleted run. Then an up changes nothing.
 	evts, err = s.up(t)
 	require.NoError(t, err)
-	assert.Equal(t, map[string]apitype.OpType{
-		migrate: apitype.OpDeleteReplaced, backup: apitype.OpCreate,
-		deployment: apitype.OpUpdate, smoke: apitype.OpDeleteReplaced, testHook: apitype.OpDeleteReplaced,
-		record: apitype.OpUpdate,
-	}, changed(evts), "the first upgrade runs each upgrade hook once, the backup for the first time")
+	assert.Equal(t, map[string]apitype.OpType{smoke: apitype.OpDelete}, changed(evts), "no hook ran, nothing was updated")
 	evts, err = s.up(t)
 	require.NoError(t, err)
 	assert.Empty(t, changed(evts), "a no-change up changes nothing")
@@ -245,10 +242,10 @@ func TestExampleChart(t *testing.T) {
 	evts, err = s.up(t)
 	require.NoError(t, err)
 	assert.Equal(t, map[string]apitype.OpType{
-		migrate: apitype.OpDeleteReplaced, backup: apitype.OpDeleteReplaced,
-		deployment: apitype.OpUpdate, smoke: apitype.OpDeleteReplaced, testHook: apitype.OpDeleteReplaced,
+		migrate: apitype.OpDeleteReplaced, backup: apitype.OpCreate,
+		deployment: apitype.OpUpdate, smoke: apitype.OpCreate, testHook: apitype.OpDeleteReplaced,
 		record: apitype.OpUpdate,
-	}, changed(evts), "an upgrade runs each upgrade hook once")
+	}, changed(evts), "an upgrade runs each upgrade hook once, the backup for the first time")
 
 	s.must(t, "destroy", "--yes", "--skip-preview")
 	_, err = c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})
