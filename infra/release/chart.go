@@ -299,7 +299,8 @@ func (plan *Plan) RenderChart(rec *Record, cluster *rest.Config, noCluster strin
 func (plan Plan) Record() *Record { return plan.record }
 
 // ownRerun is the rerun policy of a hook that runs again when its own spec
-// changes (Argo CD's hooks, a chart's with rerun onChange): once for a hook
+// changes (Argo CD's hooks; a chart's with rerun onChange decide from its
+// record instead, planChart): once for a hook
 // of install only, onRelease when the release has an id, else onChange.
 func ownRerun(h hook.Hook, args *Args) string {
 	switch {

@@ -105,12 +105,9 @@ func (r Record) annotations() map[string]string {
 // It is empty when the release id is not known yet (a preview of an id
 // from another resource): such a release counts as changed.
 func digest(r chart.Rendered, args *Args) string {
-	var id string
-	if args.ReleaseID != nil {
-		var known bool
-		if id, known = vocab.Literal(args.ReleaseID); !known {
-			return ""
-		}
+	id, known := releaseID(args)
+	if !known {
+		return ""
 	}
 	image, _ := vocab.Literal(args.Image)
 	b, err := json.Marshal(struct{ Inputs, Image, Release string }{r.InputDigest, image, id})
@@ -121,17 +118,23 @@ func digest(r chart.Rendered, args *Args) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// releaseID is the release id of args ("" when it has none), and whether
+// it is known yet (not an output of another resource, in a preview).
+func releaseID(args *Args) (string, bool) {
+	if args.ReleaseID == nil {
+		return "", true
+	}
+	return vocab.Literal(args.ReleaseID)
+}
+
 // renderDigest is the digest a record written before 0.4 holds: the
 // SHA-256 of every object (crds/ among them) and hook the chart rendered (a
 // test Pod without its name, often random), its image and its release id.
 // Read only to tell that such a record's release is unchanged.
 func renderDigest(r chart.Rendered, args *Args) string {
-	var id string
-	if args.ReleaseID != nil {
-		var known bool
-		if id, known = vocab.Literal(args.ReleaseID); !known {
-			return ""
-		}
+	id, known := releaseID(args)
+	if !known {
+		return ""
 	}
 	image, _ := vocab.Literal(args.Image)
 	type entry struct {
