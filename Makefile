@@ -200,9 +200,8 @@ vet: ## gofmt and go vet over every module of the workspace
 .PHONY: test
 test: tools sdks $(BIN)/helm $(STATE)/kwok.yaml vet ## unit tests, then end-to-end tests on the real engine and a local cluster (Helm's CLI too, to compare a chart's run with Helm's)
 	@go test -count=1 ./infra/... ./deploy/... ./provider/...
-	@# TestReadme starts and stops the README's own local cluster twice; it runs in a test process of
-	@# its own, first: inside the suite's process the second cluster's API server was once answered
-	@# with another cluster's certificate (x509 unknown authority), never when run alone.
+	@# TestReadme starts and stops the README's own local cluster twice, in a test process of its own
+	@# with its own timeout; the rest of the suite shares one cluster.
 	@PULUMI_JOBS_BIN=$(BIN) PULUMI_JOBS_E2E=require go test -count=1 -timeout 15m -v -run '^TestReadme$$' ./tests/
 	@PULUMI_JOBS_BIN=$(BIN) PULUMI_JOBS_E2E=require go test -count=1 -timeout 30m -v -skip '^TestReadme$$' ./tests/...
 

@@ -20,9 +20,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/config"
+	"github.com/pulumi-jobs/pulumi-jobs/tests/localcluster"
 )
 
 // The contract fixture (tests/testdata/charts/contract), released as
@@ -66,7 +66,7 @@ spec:
 // contractClients are the clients a contract test reads the cluster with.
 func contractClients(t *testing.T, e *env) (kubernetes.Interface, dynamic.Interface) {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", e.cluster.Kubeconfig)
+	cfg, err := localcluster.RESTConfig(e.cluster.Kubeconfig)
 	require.NoError(t, err)
 	dyn, err := dynamic.NewForConfig(cfg)
 	require.NoError(t, err)

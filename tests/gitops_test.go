@@ -15,10 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/outputs"
+	"github.com/pulumi-jobs/pulumi-jobs/tests/localcluster"
 )
 
 var (
@@ -77,7 +77,7 @@ func TestGitOpsStackAccepted(t *testing.T) {
 	if _, err := os.Stat(dir); err != nil {
 		t.Skipf("the operator's CRDs are missing (%v): they come with the project's shared/ folder beside the repository", err)
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", e.cluster.Kubeconfig)
+	cfg, err := localcluster.RESTConfig(e.cluster.Kubeconfig)
 	require.NoError(t, err)
 	dyn, err := dynamic.NewForConfig(cfg)
 	require.NoError(t, err)

@@ -28,9 +28,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/pulumi-jobs/pulumi-jobs/deploy/driver"
+	"github.com/pulumi-jobs/pulumi-jobs/tests/localcluster"
 )
 
 // The README's command blocks are tested the way a user types them. Every
@@ -869,10 +869,11 @@ func sweepReadmeOrphans(t *testing.T) {
 }
 
 // client is a client of the copy's local cluster (a new one each time: the
-// cluster may have been recreated on other ports).
+// cluster may have been recreated on other ports, with a new CA at the same
+// path: see localcluster.RESTConfig).
 func (s *readmeSession) client(t *testing.T) kubernetes.Interface {
 	t.Helper()
-	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(s.repo, ".state", "kubeconfig"))
+	cfg, err := localcluster.RESTConfig(filepath.Join(s.repo, ".state", "kubeconfig"))
 	require.NoError(t, err)
 	c, err := kubernetes.NewForConfig(cfg)
 	require.NoError(t, err)

@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -74,16 +75,37 @@ func Start(ctx context.Context, bin, workdir, kwokConfig, name string, nodes int
 		c.Stop()
 		return nil, err
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	cfg, err := RESTConfig(c.Kubeconfig)
 	if err != nil {
 		c.Stop()
-		return nil, fmt.Errorf("loading %s: %w", c.Kubeconfig, err)
+		return nil, err
 	}
 	if c.Client, err = kubernetes.NewForConfig(cfg); err != nil {
 		c.Stop()
 		return nil, fmt.Errorf("creating a client: %w", err)
 	}
 	return c, nil
+}
+
+// RESTConfig is the client configuration of a kubeconfig file, with the CA and
+// client certificate it names by path read into the configuration.
+//
+// kwokctl's kubeconfig names its CA by path, and a cluster created again under
+// the same name has a new CA at the same path. client-go 1.36 (its
+// ClientsAllowCARotation gate, on by default) keys the process's TLS transport
+// cache by a CA file's path and reads the file again only every 5 minutes: a
+// client of the second cluster got the first cluster's CA, "x509: certificate
+// signed by unknown authority (… kwok-ca)". Read in, the cache is keyed by
+// content.
+func RESTConfig(kubeconfig string) (*rest.Config, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("loading %s: %w", kubeconfig, err)
+	}
+	if err := rest.LoadTLSFiles(cfg); err != nil {
+		return nil, fmt.Errorf("reading the TLS files %s names: %w", kubeconfig, err)
+	}
+	return cfg, nil
 }
 
 func (c *Cluster) kwokctl(ctx context.Context, args ...string) error {
