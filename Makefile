@@ -18,8 +18,8 @@ KUBERNETES_PROVIDER_VERSION := 4.25.0
 YAML_VERSION := v1.25.0
 # The Helm CLI that `make bench` releases the P5 chart with, beside ours (not part of `make tools`).
 HELM_VERSION := v4.3.2
-# Our component provider's version (the package users add).
-PULUMI_JOBS_VERSION := 0.2.0
+# Our component provider's version (the package users add): its one source is infra/vocab/version.go.
+PULUMI_JOBS_VERSION := $(shell sed -n 's/^const Version = "\(.*\)"$$/\1/p' infra/vocab/version.go)
 
 export KWOK_WORKDIR := $(STATE)/kwok
 KUBECONFIG_FILE     := $(STATE)/kubeconfig
@@ -78,7 +78,7 @@ bin/helm: $(BIN)/helm ; @: # `make bin/helm` from the repository root
 # Its schema is committed (provider/schema.json); a test keeps the two equal.
 PROVIDER_SOURCES := provider/go.mod provider/go.sum $(shell find provider infra -name '*.go' -not -name '*_test.go' 2>/dev/null) infra/go.mod infra/go.sum
 $(BIN)/pulumi-resource-pulumi-jobs: $(PROVIDER_SOURCES)
-	@start=$$(date +%s); go build -ldflags '-X main.Version=$(PULUMI_JOBS_VERSION)' -o $@ ./provider || exit 1; \
+	@start=$$(date +%s); go build -o $@ ./provider || exit 1; \
 	echo "built bin/pulumi-resource-pulumi-jobs v$(PULUMI_JOBS_VERSION) in $$(( $$(date +%s) - start ))s"
 
 # Where the `pulumi` CLI keeps its plugins: $PULUMI_HOME, else .pulumi in the

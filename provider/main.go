@@ -21,14 +21,14 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // Name is the package's name, the first part of its type tokens.
 const Name = "pulumi-jobs"
 
-// Version is the package's version, stamped at build time with
-// -ldflags "-X main.Version=…".
-var Version = "0.2.0"
+// Version is the package's version (its one source is vocab.Version).
+const Version = vocab.Version
 
 func main() {
 	p, err := infer.NewProviderBuilder().

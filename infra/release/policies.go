@@ -1,14 +1,11 @@
 package release
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	corev1api "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -18,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 
+	"github.com/pulumi-jobs/pulumi-jobs/infra/joblog"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
 )
@@ -124,33 +122,13 @@ func deleteJob(ctx context.Context, config *rest.Config, ns, job, clusterName st
 	if err != nil {
 		return "", fmt.Errorf("a client of the release's cluster: %w", err)
 	}
-	tail := logTail(ctx, client, ns, clusterName)
+	tail := joblog.Tail(ctx, client, ns, clusterName)
 	background := metav1.DeletePropagationBackground
 	err = client.BatchV1().Jobs(ns).Delete(ctx, clusterName, metav1.DeleteOptions{PropagationPolicy: &background})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return "", fmt.Errorf("deleting Job %s/%s: %w", ns, clusterName, err)
 	}
 	return fmt.Sprintf("hook %s succeeded and its Job %s/%s was deleted; its last log lines: %s", job, ns, clusterName, tail), nil
-}
-
-// logTail is the last lines of the first pod of a Job, quoted, or why
-// there are none.
-func logTail(ctx context.Context, client kubernetes.Interface, ns, job string) string {
-	pods, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "batch.kubernetes.io/job-name=" + job})
-	if err != nil || len(pods.Items) == 0 {
-		return "(no pod to read them from)"
-	}
-	lines := int64(10)
-	stream, err := client.CoreV1().Pods(ns).GetLogs(pods.Items[0].Name, &corev1api.PodLogOptions{TailLines: &lines}).Stream(ctx)
-	if err != nil {
-		return fmt.Sprintf("(unreadable: %v)", err)
-	}
-	defer stream.Close()
-	b, err := io.ReadAll(io.LimitReader(stream, 8<<10))
-	if err != nil {
-		return fmt.Sprintf("(unreadable: %v)", err)
-	}
-	return fmt.Sprintf("%q", string(bytes.TrimSpace(b)))
 }
 
 // deleteObject deletes a hook object that is not a Job, and says so.
