@@ -5,4 +5,4 @@ package vocab
 // It is the one source: the Makefile reads it from this line, and a
 // resource of the package that a release registers asks the engine for
 // the plugin of this version.
-const Version = "0.2.0"
+const Version = "0.4.0"
