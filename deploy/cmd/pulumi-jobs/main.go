@@ -10,9 +10,11 @@
 //
 // Before every operation it checks that the cluster answers and recovers what
 // an interrupted run left behind; before preview and up also that the stack
-// config has no unknown keys, that the release takes over no namespace it did
-// not create, and that the cluster still has what the state records
-// (refreshing first when it does not).
+// config has no unknown keys and that the cluster still has what the state
+// records (refreshing first when it does not). That the release takes over
+// nothing it did not create is the release's own check, made while it is
+// planned (infra/release), on every path: this driver, a plain `pulumi up`,
+// the component provider.
 //
 // The Kubernetes provider plugin (v4.25.0) comes from
 // $PULUMI_JOBS_KUBERNETES_PROVIDER, the one `make tools` builds into bin/,
