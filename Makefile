@@ -214,3 +214,48 @@ bench: tools $(BIN)/helm $(STATE)/kwok.yaml ## benchmarks (figures printed, neve
 clean: ## remove the local cluster, state and built tools
 	@$(MAKE) --no-print-directory cluster-down || true
 	rm -rf $(BIN) $(STATE)
+
+# --- the real node: kubelet, containerd + runc, CNI and kube-proxy beside kwok's simulated nodes ---
+# Built from tools/node/* (never in go.work) and Debian's packages; the end-to-end tests of
+# tests/realnode_*.go start it in a cluster of their own and remove everything it started.
+
+NODE_DEBS := runc containernetworking-plugins iptables postgresql
+NODE_IMAGES := $(STATE)/node-images.tar
+NODE_KUBE_TOOLS := kubelet kube-proxy
+NODE_CONTAINERD_TOOLS := containerd containerd-shim-runc-v2 ctr
+pkg.kubelet                 := k8s.io/kubernetes/cmd/kubelet
+pkg.kube-proxy              := k8s.io/kubernetes/cmd/kube-proxy
+pkg.containerd              := github.com/containerd/containerd/v2/cmd/containerd
+pkg.containerd-shim-runc-v2 := github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2
+pkg.ctr                     := github.com/containerd/containerd/v2/cmd/ctr
+
+.PHONY: node
+node: node-deps $(addprefix $(BIN)/,$(NODE_KUBE_TOOLS) $(NODE_CONTAINERD_TOOLS) crictl) $(NODE_IMAGES) ## build the real node (kubelet, kube-proxy, containerd, crictl) and its test images; install its Debian packages
+	@echo "real node ready: bin/{$(subst $(eval) ,$(comma),$(NODE_KUBE_TOOLS) $(NODE_CONTAINERD_TOOLS) crictl)}, $(NODE_IMAGES)"
+comma := ,
+
+# Debian's runc, CNI plugins, iptables and PostgreSQL, installed with apt-get when one is missing (as root).
+.PHONY: node-deps
+node-deps: ## install the real node's Debian packages when missing: runc, containernetworking-plugins, iptables, postgresql
+	@missing=$$(for p in $(NODE_DEBS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed$$' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "make node-deps: missing Debian packages: $$missing; run as root, or: sudo apt-get install -y $$missing"; exit 1; fi; \
+	start=$$(date +%s); \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; }; \
+	echo "installed $$missing in $$(( $$(date +%s) - start ))s"
+
+$(addprefix $(BIN)/,$(NODE_KUBE_TOOLS)): $(BIN)/%: tools/node/kube/go.mod tools/node/kube/go.sum
+	@start=$$(date +%s); cd tools/node/kube && CGO_ENABLED=0 GOWORK=off go build -ldflags '$(K8S_LDFLAGS)' -o $@ $(pkg.$*); \
+	echo "built bin/$* in $$(( $$(date +%s) - start ))s"
+
+$(addprefix $(BIN)/,$(NODE_CONTAINERD_TOOLS)): $(BIN)/%: tools/node/containerd/go.mod tools/node/containerd/go.sum
+	@start=$$(date +%s); cd tools/node/containerd && CGO_ENABLED=0 GOWORK=off go build -tags no_devmapper,no_zfs,no_btrfs -o $@ $(pkg.$*); \
+	echo "built bin/$* in $$(( $$(date +%s) - start ))s"
+
+$(BIN)/crictl: tools/node/crictl/go.mod tools/node/crictl/go.sum
+	@start=$$(date +%s); cd tools/node/crictl && CGO_ENABLED=0 GOWORK=off go build -o $@ sigs.k8s.io/cri-tools/cmd/crictl; \
+	echo "built bin/crictl in $$(( $$(date +%s) - start ))s"
+
+$(NODE_IMAGES): tools/images/go.mod tools/images/go.sum $(wildcard tools/images/*.go tools/images/cmd/*/*.go)
+	@mkdir -p $(STATE) && start=$$(date +%s); cd tools/images && GOWORK=off go run . -out $@ || exit 1; \
+	echo "built $(NODE_IMAGES) in $$(( $$(date +%s) - start ))s"
