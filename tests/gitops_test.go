@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,19 +28,25 @@ var (
 	stackGVR = schema.GroupVersionResource{Group: "pulumi.com", Version: "v1", Resource: "stacks"}
 )
 
-// operatorCRDs is where the Pulumi Kubernetes Operator's own CRDs (v2.9.0,
-// Apache-2.0, data) are kept, relative to the repository root.
-const operatorCRDs = "../shared/data/pulumi-kubernetes-operator-v2.9.0"
+// operatorStackCRD is the Pulumi Kubernetes Operator's own Stack CRD
+// (v2.9.0, Apache-2.0), gzipped, relative to the repository root: see the
+// README.md beside it.
+const operatorStackCRD = "tests/testdata/pulumi-kubernetes-operator/pulumi.com_stacks.yaml.gz"
 
-// installOperatorCRD installs the operator's own CRD from file with a
-// server-side apply (the Stack CRD is larger than the 256 KiB that a
+// installOperatorCRD installs the operator's own CRD from a gzipped file
+// with a server-side apply (the Stack CRD is larger than the 256 KiB that a
 // client-side apply's last-applied annotation allows) and waits until it is
 // established. It is removed when the test ends.
 func installOperatorCRD(t *testing.T, dyn dynamic.Interface, file string) {
 	t.Helper()
 	ctx := context.Background()
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	require.NoError(t, err)
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	require.NoError(t, err, "reading %s", file)
+	b, err := io.ReadAll(z)
+	require.NoError(t, err, "reading %s", file)
 	crd := &unstructured.Unstructured{}
 	require.NoError(t, sigsyaml.Unmarshal(b, &crd.Object))
 	data, err := json.Marshal(crd.Object)
@@ -73,15 +81,15 @@ func installOperatorCRD(t *testing.T, dyn dynamic.Interface, file string) {
 func TestGitOpsStackAccepted(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
-	dir := filepath.Join(e.root, operatorCRDs)
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("the operator's CRDs are missing (%v): they come with the project's shared/ folder beside the repository", err)
+	crdFile := filepath.Join(e.root, operatorStackCRD)
+	if _, err := os.Stat(crdFile); err != nil {
+		t.Skipf("the operator's Stack CRD is missing (%v): it is %s in the repository", err, operatorStackCRD)
 	}
 	cfg, err := localcluster.RESTConfig(e.cluster.Kubeconfig)
 	require.NoError(t, err)
 	dyn, err := dynamic.NewForConfig(cfg)
 	require.NoError(t, err)
-	installOperatorCRD(t, dyn, filepath.Join(dir, "pulumi.com_stacks.yaml"))
+	installOperatorCRD(t, dyn, crdFile)
 
 	// The CRD rejects what it does not know, when asked to be strict.
 	bogus := &unstructured.Unstructured{Object: map[string]any{
