@@ -239,3 +239,42 @@ func TestDocWords(t *testing.T) {
 		}
 	}
 }
+
+// testName is a test the documentation names: `TestX`, or `pkg.TestX` for
+// a test of package pkg.
+var testName = regexp.MustCompile("`(?:([a-z][a-z0-9]*)\\.)?((?:Test|Benchmark)[A-Za-z0-9_]*)`")
+
+// TestDocTestNames: every test the documentation credits with a promise
+// exists, in the package it names.
+func TestDocTestNames(t *testing.T) {
+	root, err := filepath.Abs("..")
+	require.NoError(t, err)
+	// Every test function of the repository, by the name of its package's
+	// directory.
+	funcs := map[string][]string{}
+	decl := regexp.MustCompile(`(?m)^func ((?:Test|Benchmark)[A-Za-z0-9_]*)\(`)
+	for _, dir := range []string{"infra", "deploy", "provider", "tests", "tools"} {
+		require.NoError(t, filepath.WalkDir(filepath.Join(root, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			for _, m := range decl.FindAllStringSubmatch(string(b), -1) {
+				funcs[m[1]] = append(funcs[m[1]], filepath.Base(filepath.Dir(path)))
+			}
+			return nil
+		}))
+	}
+	for _, page := range docFiles(t, root) {
+		for _, m := range testName.FindAllStringSubmatch(string(mustRead(t, filepath.Join(root, page))), -1) {
+			pkg, name := m[1], m[2]
+			if !assert.Contains(t, funcs, name, "%s names %s, which no test file declares", page, m[0]) || pkg == "" {
+				continue
+			}
+			assert.Contains(t, funcs[name], pkg, "%s names %s, but %s is a test of %v", page, m[0], name, funcs[name])
+		}
+	}
+}
