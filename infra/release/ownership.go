@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/podwatch"
 )
 
 // resolve asks the release's cluster, before anything is registered, what
@@ -59,6 +60,8 @@ func resolve(ctx *pulumi.Context, name string, plan *Plan, opts []pulumi.Resourc
 		}
 		return warn(ctx, fmt.Sprintf("release %s: %v, so which of its objects exist is checked on up, not in this preview", name, why))
 	}
+	// A Job whose pod cannot start fails at once, with the pod's reason.
+	podwatch.Start(ctx, cluster.RESTConfig(), ns, plan.App.Name)
 	claims, err := ownership.Check(ctx.Context(), cluster, plan.Owner, plan.refs(ns), ownership.Adoption{Enabled: plan.Adopt, From: args.AdoptFrom})
 	if err != nil {
 		return err
