@@ -198,7 +198,7 @@ vet: ## gofmt and go vet over every module of the workspace
 	@go vet $(MODULES)
 
 .PHONY: test
-test: tools sdks $(BIN)/helm $(STATE)/kwok.yaml vet ## unit tests, then end-to-end tests on the real engine and a local cluster (Helm's CLI too, to compare a chart's run with Helm's)
+test: tools sdks $(BIN)/helm $(STATE)/kwok.yaml node vet ## unit tests, then end-to-end tests on the real engine and a local cluster with one real node (Helm's CLI too, to compare a chart's run with Helm's)
 	@go test -count=1 ./infra/... ./deploy/... ./provider/...
 	@# One end-to-end run: the suite shares one local cluster, and TestReadme types the blocks of the
 	@# README and docs/ on two local clusters of its own, one after the other.
