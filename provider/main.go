@@ -19,6 +19,7 @@ import (
 	"github.com/pulumi/pulumi-go-provider/infer"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
 
+	"github.com/pulumi-jobs/pulumi-jobs/infra/deletehook"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
@@ -40,9 +41,10 @@ func main() {
 		WithNamespace("pulumi-jobs").
 		// Go packages name the modules; every type is in the package's index.
 		WithModuleMap(map[tokens.ModuleName]tokens.ModuleName{
-			"release": "index",
-			"jobs":    "index",
-			"pod":     "index",
+			"release":    "index",
+			"jobs":       "index",
+			"pod":        "index",
+			"deletehook": "index",
 		}).
 		WithLanguageMap(map[string]any{
 			"csharp": map[string]any{
@@ -63,6 +65,9 @@ func main() {
 			infer.ComponentF(release.New),
 			infer.ComponentF(jobs.New),
 		).
+		// A Release registers it for a chart's pre-delete and post-delete
+		// hooks: deleting it runs them.
+		WithResources(infer.Resource(&deletehook.DeleteHooks{})).
 		Build()
 	if err == nil {
 		err = p.Run(context.Background(), Name, Version)

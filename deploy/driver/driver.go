@@ -195,6 +195,9 @@ func Open(ctx context.Context, opts Options) (*Driver, error) {
 	if d.Provider, err = d.ensureProvider(ctx, opts.ProviderPath); err != nil {
 		return nil, err
 	}
+	if err := d.ensureComponentProvider(ctx); err != nil {
+		return nil, err
+	}
 	d.stack, err = auto.UpsertStack(ctx, opts.Stack, d.ws)
 	if err != nil {
 		return nil, fmt.Errorf("selecting stack %q: %w", opts.Stack, err)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/blang/semver"
+
+	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
 // KubernetesProviderVersion is the Kubernetes provider plugin version the
@@ -87,33 +89,67 @@ func (d *Driver) ensureProvider(ctx context.Context, explicit string) (ProviderS
 	return ProviderFromDownload, nil
 }
 
+// ComponentProviderBinary is the file name of our component provider
+// plugin, pulumi-jobs, which also serves the DeleteHooks resource that a
+// release of a chart with pre-delete or post-delete hooks registers.
+const ComponentProviderBinary = "pulumi-resource-pulumi-jobs"
+
+// ensureComponentProvider installs <PulumiRoot>/bin/pulumi-resource-pulumi-jobs
+// into the workspace's PULUMI_HOME as plugin pulumi-jobs at the version the
+// program asks for (vocab.Version), when `make tools` built it. Without it,
+// a release of a chart with delete hooks fails at preview, naming the
+// plugin; any other release does not need it.
+func (d *Driver) ensureComponentProvider(ctx context.Context) error {
+	built := filepath.Join(d.opts.PulumiRoot, "bin", ComponentProviderBinary)
+	if _, err := os.Stat(built); err != nil {
+		return nil
+	}
+	return d.installPlugin(ctx, "pulumi-jobs", vocab.Version, built)
+}
+
 // installProvider installs the binary at path as the kubernetes plugin
 // v4.25.0 in PULUMI_HOME, unless the very same file (path, size, modification
 // time) was installed last time: the binary is about 250 MB.
 func (d *Driver) installProvider(ctx context.Context, path string) error {
+	if err := d.installPlugin(ctx, "kubernetes", KubernetesProviderVersion, path); err != nil {
+		return fmt.Errorf("installing the Kubernetes provider: %w", err)
+	}
+	return nil
+}
+
+// installPlugin installs the binary at path as resource plugin name at
+// version in PULUMI_HOME, unless the very same file (path, size,
+// modification time) was installed last time.
+func (d *Driver) installPlugin(ctx context.Context, name, version, path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return fmt.Errorf("resolving %s: %w", path, err)
 	}
 	fi, err := os.Stat(abs)
-	if err != nil {
+	if err != nil && name == "kubernetes" {
 		return fmt.Errorf("%w: %v", ErrNoProvider, err)
 	}
-	stamp := fmt.Sprintf("%s %d %d v%s\n", abs, fi.Size(), fi.ModTime().UnixNano(), KubernetesProviderVersion)
-	stampFile := filepath.Join(d.opts.Home, "pulumi-jobs-kubernetes-provider.stamp")
-	installed := filepath.Join(d.opts.Home, "plugins", "resource-kubernetes-v"+KubernetesProviderVersion, ProviderBinary)
+	if err != nil {
+		return fmt.Errorf("plugin %s: %w", name, err)
+	}
+	stamp := fmt.Sprintf("%s %d %d v%s\n", abs, fi.Size(), fi.ModTime().UnixNano(), version)
+	stampFile := filepath.Join(d.opts.Home, "pulumi-jobs-"+name+"-plugin.stamp")
+	if name == "kubernetes" {
+		stampFile = filepath.Join(d.opts.Home, "pulumi-jobs-kubernetes-provider.stamp") // its name since 0.2
+	}
+	installed := filepath.Join(d.opts.Home, "plugins", "resource-"+name+"-v"+version, "pulumi-resource-"+name)
 	if old, err := os.ReadFile(stampFile); err == nil && string(old) == stamp {
 		if _, err := os.Stat(installed); err == nil {
 			return nil
 		}
 	}
 	_, stderr, _, err := d.cmd.Run(ctx, d.opts.WorkDir, nil, nil, nil, d.envList(),
-		"plugin", "install", "resource", "kubernetes", "v"+KubernetesProviderVersion, "--file", abs, "--reinstall")
+		"plugin", "install", "resource", name, "v"+version, "--file", abs, "--reinstall")
 	if err != nil {
-		return fmt.Errorf("installing the Kubernetes provider from %s: %w: %s", abs, err, stderr)
+		return fmt.Errorf("installing plugin %s v%s from %s: %w: %s", name, version, abs, err, stderr)
 	}
 	if err := os.WriteFile(stampFile, []byte(stamp), 0o644); err != nil {
-		return fmt.Errorf("recording the installed provider: %w", err)
+		return fmt.Errorf("recording the installed plugin %s: %w", name, err)
 	}
 	return nil
 }

@@ -1,7 +1,7 @@
 // Package chart renders a Helm chart offline with the Helm Go SDK and splits its output the way a
 // release of pulumi-jobs runs it: the chart's non-hook objects are the app, its install and upgrade
-// hooks become pre-deploy and post-deploy phases, and every hook it does not run is named in
-// [Rendered.Skipped]. The chart's crds/ files are apart from the app, in [Rendered.CRDs], and
+// hooks become pre-deploy and post-deploy phases, its pre-delete and post-delete hooks are kept
+// for the release's destroy, and every hook it does not run is named in [Rendered.Skipped]. The chart's crds/ files are apart from the app, in [Rendered.CRDs], and
 // [Rendered.InputDigest] says when the chart's inputs changed, whatever the templates render.
 //
 // Rendering is Helm's own client-only install (what `helm template` does): [action.Install] with
@@ -125,10 +125,13 @@ type Rendered struct {
 	// Idle holds the hooks that only the other kind of release runs (an upgrade-only backup on
 	// an install, an install-only seed on an upgrade), in the same order.
 	Idle []hook.Hook
-	// Skipped has one sentence for each hook with events that are not run (pre-delete,
-	// post-delete, pre-rollback, post-rollback, and test when [Args.Tests] is not set; the
-	// second of a pre and a post event of the same release), naming the events, the hook and
-	// its template, in the order of the hooks.
+	// PreDelete and PostDelete hold the pre-delete and post-delete hooks, which the release's
+	// destroy runs (before the app's objects are deleted, and after), in the same order.
+	PreDelete, PostDelete []hook.Hook
+	// Skipped has one sentence for each hook with events that are not run (pre-rollback,
+	// post-rollback, and test when [Args.Tests] is not set; the second of a pre and a post
+	// event of the same release), naming the events, the hook and its template, in the order
+	// of the hooks.
 	Skipped []string
 	// Lookup says whether the chart's templates call `lookup`, whose answer depends on the
 	// cluster: rendered without [Args.Cluster], every lookup returned nothing.
@@ -286,6 +289,12 @@ func Render(a Args) (Rendered, error) {
 			switch e {
 			case hook.PreInstall, hook.PreUpgrade, hook.PostInstall, hook.PostUpgrade:
 				run = append(run, e)
+			case hook.PreDelete:
+				run = append(run, e)
+				out.PreDelete = append(out.PreDelete, h)
+			case hook.PostDelete:
+				run = append(run, e)
+				out.PostDelete = append(out.PostDelete, h)
 			case hook.Test:
 				if a.Tests {
 					run = append(run, e)
@@ -546,7 +555,7 @@ func annotation(obj map[string]any, key string) string {
 
 // skipSentence says which events of h are not run, and why.
 func skipSentence(h hook.Hook, run, skipped []string) string {
-	why := "pulumi-jobs runs install and upgrade hooks only"
+	why := "pulumi-jobs runs install, upgrade and delete hooks only"
 	if slices.Equal(skipped, []string{hook.Test}) {
 		why = "test hooks run as post-deploy smoke tests only with tests: true"
 	} else if slices.Contains(skipped, hook.Test) {

@@ -64,9 +64,8 @@ var (
 	initialSecret = hookSeen{"shop/templates/initial-secret.yaml", "Secret", "shop-initial-password", []string{"pre-install"}, 0, nil}
 	backupJob     = hookSeen{"shop/templates/backup-job.yaml", "Job", "shop-backup", []string{"pre-upgrade"}, 0, nil}
 	smokeJob      = hookSeen{"shop/templates/smoke-job.yaml", "Job", "shop-smoke-test", []string{"post-install", "post-upgrade"}, 5, []string{"before-hook-creation", "hook-succeeded"}}
+	cleanupJob    = hookSeen{"shop/templates/cleanup-job.yaml", "Job", "shop-cleanup", []string{"post-delete"}, 0, []string{"hook-succeeded"}}
 )
-
-const cleanupSkipped = "post-delete hook Job/shop-cleanup (shop/templates/cleanup-job.yaml) is not run: pulumi-jobs runs install and upgrade hooks only"
 
 // The test Pod's name ends in 5 random lower-case letters or digits, new on every render.
 var testPodName = regexp.MustCompile(`^shop-test-[a-z0-9]{5}$`)
@@ -86,11 +85,13 @@ func TestRenderSplitsAppAndHooksInOrder(t *testing.T) {
 	assert.Equal(t, []hookSeen{migrateConfig, migrateJob, initialSecret}, hooks(r.PreDeploy))
 	assert.Equal(t, []hookSeen{smokeJob}, hooks(r.PostDeploy))
 	assert.Equal(t, []hookSeen{backupJob}, hooks(r.Idle))
+	// The post-delete cleanup is kept for the release's destroy.
+	assert.Empty(t, r.PreDelete)
+	assert.Equal(t, []hookSeen{cleanupJob}, hooks(r.PostDelete))
 	assert.False(t, r.Lookup, "the fixture calls no lookup")
 
-	require.Len(t, r.Skipped, 2)
+	require.Len(t, r.Skipped, 1)
 	assert.Regexp(t, `^test hook Pod/shop-test-[a-z0-9]{5} \(shop/templates/tests/test-connection\.yaml\) is not run: test hooks run as post-deploy smoke tests only with tests: true$`, r.Skipped[0])
-	assert.Equal(t, cleanupSkipped, r.Skipped[1])
 }
 
 func TestRenderKeepsHookObjects(t *testing.T) {
@@ -134,8 +135,8 @@ func TestRenderTests(t *testing.T) {
 		wantPost    []string // kind/name; "Pod/shop-test-?????" for the random name
 		wantSkipped int
 	}{
-		{"off: test hooks are skipped", false, []string{"Job/shop-smoke-test"}, 2},
-		{"on: test hooks are post-deploy, by weight", true, []string{"Pod/shop-test-?????", "Job/shop-smoke-test"}, 1},
+		{"off: test hooks are skipped", false, []string{"Job/shop-smoke-test"}, 1},
+		{"on: test hooks are post-deploy, by weight", true, []string{"Pod/shop-test-?????", "Job/shop-smoke-test"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := shop(t, func(a *chart.Args) { a.Tests = tc.tests })
@@ -151,7 +152,6 @@ func TestRenderTests(t *testing.T) {
 			}
 			assert.Equal(t, tc.wantPost, post)
 			assert.Len(t, r.Skipped, tc.wantSkipped)
-			assert.Equal(t, cleanupSkipped, r.Skipped[len(r.Skipped)-1])
 			if tc.tests {
 				assert.Equal(t, hookSeen{"shop/templates/tests/test-connection.yaml", "Pod", r.PostDeploy[0].Name, []string{"test"}, 0, nil}, hooks(r.PostDeploy)[0])
 			}
@@ -274,7 +274,7 @@ func TestRenderSubcharts(t *testing.T) {
 	// Helm 2's test-success is read as test.
 	assert.Equal(t, []hookSeen{{"umbrella/charts/worker/templates/test-queue.yaml", "Pod", "u-worker-test", []string{"test"}, 0, nil}}, hooks(r.PostDeploy))
 	assert.Equal(t, []string{
-		"hook Job/u-worker-drain (umbrella/charts/worker/templates/drain-job.yaml) runs for pre-upgrade but not for pre-rollback: pulumi-jobs runs install and upgrade hooks only",
+		"hook Job/u-worker-drain (umbrella/charts/worker/templates/drain-job.yaml) runs for pre-upgrade but not for pre-rollback: pulumi-jobs runs install, upgrade and delete hooks only",
 	}, r.Skipped)
 }
 

@@ -77,6 +77,10 @@ const (
 	PostInstall = "post-install"
 	PostUpgrade = "post-upgrade"
 	Test        = "test"
+	// PreDelete and PostDelete hooks run on a release's destroy: before its
+	// app's objects are deleted, and after.
+	PreDelete  = "pre-delete"
+	PostDelete = "post-delete"
 )
 
 // OnceOnly reports whether h runs on install only: it has a pre-install or post-install event

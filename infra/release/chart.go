@@ -12,6 +12,7 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/chart"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/deletehook"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/hook"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
@@ -233,6 +234,16 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 			post = append(post, run)
 			plan.PostDeletions = append(plan.PostDeletions, deletion...)
 		}
+	}
+	plan.PreDelete = planDeleteHooks(p, plan, deletehook.PreDelete, r.PreDelete)
+	plan.PostDelete = planDeleteHooks(p, plan, deletehook.PostDelete, r.PostDelete)
+	for _, e := range []DeleteEvent{plan.PreDelete, plan.PostDelete} {
+		if len(e.Hooks) > 0 {
+			next.DeleteEvents = append(next.DeleteEvents, e.Event)
+		}
+	}
+	if rec != nil {
+		plan.hadDeleteHooks = rec.DeleteEvents
 	}
 	plan.record = &next
 	plan.App.Unchanged = !changed

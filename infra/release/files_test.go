@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/deletehook"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/release"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
@@ -249,8 +250,19 @@ func TestAppFromChart(t *testing.T) {
 	assert.Equal(t, map[string]any{"pulumi-jobs/hook": "pre-install,pre-upgrade", "pulumi-jobs/owner": "pulumi-jobs/dev/shop"},
 		plan.PreHooks.Objects[0].Obj["metadata"].(map[string]any)["annotations"])
 	assert.Equal(t, []bool{false, true}, plan.PreHooks.Once, "the migration ConfigMap (weight -10) follows the chart; the pre-install Secret (weight 0) is created once")
+	// The post-delete cleanup runs on destroy, transformed as the phases'
+	// hooks are (Pod Security fields filled in, the owner mark, our
+	// backoffLimit), deleted once it succeeded (hook-succeeded).
+	assert.Equal(t, release.DeleteEvent{Event: "pre-delete"}, plan.PreDelete)
+	assert.Equal(t, release.DeleteEvent{Event: "post-delete", Hooks: []deletehook.Hook{{
+		Kind: "Job", Name: "shop-cleanup", Source: "shop/templates/cleanup-job.yaml", DeleteOnSuccess: true,
+		Manifest: `{"apiVersion":"batch/v1","kind":"Job","metadata":{"annotations":{"pulumi-jobs/hook":"post-delete","pulumi-jobs/owner":"pulumi-jobs/dev/shop"}},` +
+			`"spec":{"backoffLimit":2,"template":{"spec":{"containers":[{"command":["shop","cleanup"],"image":"ghcr.io/org/shop:v1.0.0","name":"cleanup",` +
+			`"securityContext":{"allowPrivilegeEscalation":false,"capabilities":{"drop":["ALL"]}}}],"restartPolicy":"Never",` +
+			`"securityContext":{"runAsNonRoot":true,"seccompProfile":{"type":"RuntimeDefault"}}}}}}`,
+	}}}, plan.PostDelete)
+	assert.Equal(t, []string{"post-delete"}, plan.Record().DeleteEvents)
 	assert.Equal(t, []string{
-		"post-delete hook Job/shop-cleanup (shop/templates/cleanup-job.yaml) is not run: pulumi-jobs runs install and upgrade hooks only",
 		"chart shop is rendered with Helm's client-side capabilities (Kubernetes v1.36.3 and the API versions Helm knows), not the cluster's: objects it gates on an API the cluster serves (a CRD's) are left out here; up reads the cluster's",
 		"image ghcr.io/acme/shop:2.0.0 matches no container of app.chart by repository, so the files' own images stand",
 	}, plan.Warnings)

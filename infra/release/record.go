@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -42,6 +43,11 @@ type Record struct {
 	// (hookSpec), by "Kind/name": with rerun onChange a hook runs again
 	// only when its digest differs. Empty in a record written before 0.4.
 	Specs map[string]string
+	// DeleteEvents are the delete events (pre-delete, post-delete) the
+	// chart has hooks for, whose DeleteHooks resources the release
+	// registered: the next release registers them too, empty if the chart
+	// dropped its hooks, so that an up never runs them.
+	DeleteEvents []string
 }
 
 // The annotations of a Record.
@@ -50,6 +56,9 @@ const (
 	RecordDigestAnnotation   = "pulumi-jobs/digest"
 	RecordHooksAnnotation    = "pulumi-jobs/hooks"
 	RecordSpecsAnnotation    = "pulumi-jobs/hook-specs"
+	// RecordDeleteEventsAnnotation lists Record.DeleteEvents, comma-separated;
+	// absent when there are none.
+	RecordDeleteEventsAnnotation = "pulumi-jobs/delete-hooks"
 )
 
 // RecordName is the name of the ConfigMap that records the releases of the
@@ -82,6 +91,9 @@ func readRecord(live *ownership.Live) (*Record, error) {
 			return nil, fmt.Errorf("annotation %s: %w", RecordSpecsAnnotation, err)
 		}
 	}
+	if e := live.Annotations[RecordDeleteEventsAnnotation]; e != "" {
+		r.DeleteEvents = strings.Split(e, ",")
+	}
 	return r, nil
 }
 
@@ -89,12 +101,16 @@ func readRecord(live *ownership.Live) (*Record, error) {
 func (r Record) annotations() map[string]string {
 	hooks, _ := json.Marshal(r.Hooks) // a map of strings to ints always encodes, keys sorted
 	specs, _ := json.Marshal(r.Specs) // and so does a map of strings
-	return map[string]string{
+	ann := map[string]string{
 		RecordRevisionAnnotation: strconv.Itoa(r.Revision),
 		RecordDigestAnnotation:   r.Digest,
 		RecordHooksAnnotation:    string(hooks),
 		RecordSpecsAnnotation:    string(specs),
 	}
+	if len(r.DeleteEvents) > 0 {
+		ann[RecordDeleteEventsAnnotation] = strings.Join(r.DeleteEvents, ",")
+	}
+	return ann
 }
 
 // digest is the SHA-256 of the inputs of a release of a chart: the chart's

@@ -30,6 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/deletehook"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/manifest"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/ownership"
@@ -209,6 +210,10 @@ type Plan struct {
 	name  string
 	stack vocab.Stack
 	// record is what a chart's release leaves in the cluster once it has
+	// PreDelete and PostDelete are a chart's pre-delete and post-delete
+	// hooks, which the release's destroy runs: before the app's objects
+	// are deleted, and after (deletehook).
+	PreDelete, PostDelete DeleteEvent
 	// succeeded (planChart); nil for an app that is not a chart.
 	record *Record
 	// cluster is the release's cluster as resolve found it; nil when it
@@ -226,6 +231,8 @@ type AppPlan struct {
 	Replicas      int
 	Port          int
 	Env           map[string]string
+	// hadDeleteHooks are the delete events the last release's record lists.
+	hadDeleteHooks []string
 	ReadinessPath string
 	// Resources have their defaults applied.
 	Resources pod.Resources
@@ -447,6 +454,24 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		o = append(o, pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(legacyType)}}))
 		return jobs.NewFromPlan(ctx, jobsName, &jobs.Args{
 			Namespace: namespace, Image: args.Image, ReleaseID: args.ReleaseID, Jobs: list,
+	// A chart's delete hooks run on destroy (deletehook): the post-delete
+	// ones once everything else of the release is deleted, as all of it
+	// depends on their resource (which depends on the namespace, deleted
+	// after it); the pre-delete ones before anything is, as their resource
+	// depends on all of it (registered below).
+	var preDelete *DeleteEvent
+	for _, e := range deleteEvents(plan) {
+		if e.Event == deletehook.PreDelete {
+			preDelete = &e
+			continue
+		}
+		post, err := registerDeleteHooks(ctx, name, plan, e, namespace, childOpts...)
+		if err != nil {
+			return nil, err
+		}
+		childOpts = append(slices.Clip(childOpts), pulumi.DependsOn([]pulumi.Resource{post}))
+	}
+
 			DatabaseSecret: databaseSecret, Resources: &plan.App.Resources, Phase: label, PartOf: plan.App.Name,
 			FillPodSecurity: &plan.CreateNamespace, Owner: plan.Owner,
 		}, waves, o...)
@@ -504,6 +529,13 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	r.PreDeployJobs = r.PreDeploy.JobNames
 	r.PostDeployJobs = r.PostDeploy.JobNames
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
+	if preDelete != nil {
+		if _, err := registerDeleteHooks(ctx, name, plan, *preDelete, namespace, append(slices.Clip(childOpts),
+			pulumi.DependsOn(preHooks), pulumi.DependsOn(r.PreDeploy.Children()), pulumi.DependsOn(r.App.Children()),
+			pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()))...); err != nil {
+			return nil, err
+		}
+	}
 		"namespace":      r.Namespace,
 		"deploymentName": r.DeploymentName,
 		"serviceName":    r.ServiceName,
