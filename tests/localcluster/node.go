@@ -626,6 +626,13 @@ func iptablesChains(tool, table string, prefixes ...string) (chains []string, ru
 	if err != nil {
 		return nil, nil
 	}
+	return parseChains(string(out), prefixes...)
+}
+
+// parseChains reads iptables-save output: the chains whose names start with
+// one of prefixes, and the rules of other chains that jump to them (as
+// arguments after -A).
+func parseChains(save string, prefixes ...string) (chains []string, rules [][]string) {
 	ours := func(name string) bool {
 		for _, p := range prefixes {
 			if strings.HasPrefix(name, p) {
@@ -634,9 +641,9 @@ func iptablesChains(tool, table string, prefixes ...string) (chains []string, ru
 		}
 		return false
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	sc := bufio.NewScanner(strings.NewReader(save))
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
+		f := splitRule(sc.Text())
 		switch {
 		case len(f) > 0 && strings.HasPrefix(f[0], ":") && ours(f[0][1:]):
 			chains = append(chains, f[0][1:])
@@ -647,6 +654,38 @@ func iptablesChains(tool, table string, prefixes ...string) (chains []string, ru
 		}
 	}
 	return chains, rules
+}
+
+// splitRule splits a line of iptables-save output into its arguments as
+// the shell would: a double-quoted string is one argument, in which \" is a
+// quote and \\ a backslash.
+func splitRule(line string) []string {
+	var args []string
+	var cur strings.Builder
+	inArg, quoted := false, false
+	for i := 0; i < len(line); i++ {
+		c := line[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\'):
+			i++
+			cur.WriteByte(line[i])
+		case c == '"':
+			quoted, inArg = !quoted, true
+		case !quoted && (c == ' ' || c == '\t'):
+			if inArg {
+				args = append(args, cur.String())
+				cur.Reset()
+				inArg = false
+			}
+		default:
+			cur.WriteByte(c)
+			inArg = true
+		}
+	}
+	if inArg {
+		args = append(args, cur.String())
+	}
+	return args
 }
 
 // mountsUnder returns the mount points at or under any of roots, deepest
