@@ -43,6 +43,8 @@ func (args *Args) Annotate(an infer.Annotator) {
 	an.Describe(&args.FillPodSecurity, "Whether the pod templates of Jobs read from files (`manifest`) get the fields that "+
 		"Pod Security \"restricted\" requires and they leave unset; `true` by default (Jobs built from `command` always have them). "+
 		"Set it to `false` only for a namespace that does not enforce \"restricted\".")
+	an.Describe(&args.Pod, "The pod block of every Job built from `command` (not of a `manifest` Job): service account, "+
+		"pull secrets, placement, volumes, secrets by reference, security-context fields, native sidecars. A job's own `pod` is merged over it.")
 }
 
 // Annotate describes one Job of a Jobs component or of a Release's phase.
@@ -65,7 +67,11 @@ func (j *Job) Annotate(an infer.Annotator) {
 		"positive and at most 168h (a week); `\"10m\"` by default.")
 	an.Describe(&j.BackoffLimit, "The number of retries before the Job fails; 2 by default.")
 	an.Describe(&j.Resources, "The requests and limits of the Job's container; by default the component's (for a Release, the app's).")
-	an.Describe(&j.Annotations, "Annotations put on the Job's pod template.")
+	an.Describe(&j.Annotations, "Annotations put on the Job's pod template; they win over `pod.annotations`.")
+	an.Describe(&j.Pod, "The Job's pod block (service account, pull secrets, placement, volumes, secrets by reference, "+
+		"security-context fields, native sidecars), merged over the component's (for a Release, the release's `pod`): "+
+		"maps merge by key, lists of named items by name (`volumeMounts` by `mountPath`), objects field by field, anything else "+
+		"is replaced. May not be set with `manifest`. A change to it changes the Job's pod template: its `rerun` policy decides whether it runs again.")
 	an.Describe(&j.Manifest, "A YAML file holding one `batch/v1` Job, relative to the project directory, instead of `command`: "+
 		"the Job's spec comes from it. Its `metadata.name` is the Job's name unless `name` is set; the cluster object is "+
 		"auto-named like any other run. `command`, `args`, `env`, `resources` and `annotations` may not be set with it; "+

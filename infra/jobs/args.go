@@ -67,6 +67,11 @@ type Args struct {
 	// unset (true by default; Jobs built from command always have them). Set
 	// it to false only for a namespace that does not enforce restricted.
 	FillPodSecurity *bool `pulumi:"fillPodSecurity,optional"`
+	// Pod is the pod block of every Job built from command: service
+	// account, pull secrets, placement, volumes, secrets by reference,
+	// security-context fields, sidecars. A job's own pod is merged over it
+	// (pod.Merge).
+	Pod *pod.Settings `pulumi:"pod,optional"`
 
 	// Owner is the mark (ownership.Annotation) on every Job: the release
 	// they belong to (Go callers only). New sets it to the component's own
@@ -100,6 +105,8 @@ type Job struct {
 	Resources *pod.Resources `pulumi:"resources,optional"`
 	// Annotations are put on the Job's pod template.
 	Annotations map[string]string `pulumi:"annotations,optional"`
+	// Pod is the Job's pod block, merged over the component's (pod.Merge).
+	Pod *pod.Settings `pulumi:"pod,optional"`
 	// Manifest is a YAML file holding one batch/v1 Job, relative to the
 	// project directory: the Job's spec comes from it. Its metadata.name is
 	// the job's name unless name is set; the cluster object is auto-named
@@ -134,6 +141,8 @@ type Planned struct {
 	Resources pod.Resources
 	// Annotations go on the pod template.
 	Annotations map[string]string
+	// Pod is the job's pod block merged over the component's; nil for none.
+	Pod *pod.Settings
 	// Object, when not nil, is the Job read from a file or rendered from a
 	// chart: its spec is used as it is, with the fields above put on it.
 	// Its metadata.name is removed (the Job is auto-named).
@@ -191,6 +200,9 @@ func Plan(p *check.Problems, prefix, name string, stack vocab.Stack, args *Args)
 			Rerun: cmp.Or(ja.Rerun, OnChange), Timeout: DefaultTimeout, BackoffLimit: DefaultBackoffLimit,
 			Resources: ja.Resources.WithDefaults(args.Resources), Annotations: ja.Annotations,
 		}
+		if ja.Manifest == "" {
+			j.Pod = pod.Merge(args.Pod, ja.Pod)
+		}
 		if ja.Manifest != "" {
 			planManifest(p, key, stack, args, ja, &j)
 		}
@@ -237,6 +249,9 @@ func Plan(p *check.Problems, prefix, name string, stack vocab.Stack, args *Args)
 		check.Env(p, key+".env", ja.Env)
 		ja.Resources.Check(p, key+".resources", args.Resources)
 		check.Annotations(p, key+".annotations", ja.Annotations)
+		if ja.Manifest == "" {
+			ja.Pod.Check(p, key+".pod", pod.Scope{Base: args.Pod, Restricted: args.restricted(), Main: ja.Name, Env: ja.Env})
+		}
 		jobs = append(jobs, j)
 	}
 	return groupWaves(jobs)
@@ -291,7 +306,7 @@ func planManifest(p *check.Problems, key string, stack vocab.Stack, args *Args, 
 	for _, f := range []struct {
 		name string
 		set  bool
-	}{{"command", len(ja.Command) > 0}, {"args", len(ja.Args) > 0}, {"env", len(ja.Env) > 0}, {"resources", ja.Resources != nil}, {"annotations", len(ja.Annotations) > 0}} {
+	}{{"command", len(ja.Command) > 0}, {"args", len(ja.Args) > 0}, {"env", len(ja.Env) > 0}, {"resources", ja.Resources != nil}, {"annotations", len(ja.Annotations) > 0}, {"pod", ja.Pod != nil}} {
 		if f.set {
 			p.Add(key+"."+f.name, "cannot be set with manifest: the Job's %s comes from %s; set it there, or remove manifest", f.name, ja.Manifest)
 		}
@@ -357,6 +372,7 @@ func checkArgs(p *check.Problems, stack string, args *Args) {
 		check.Image(p, "image", img, stack)
 	}
 	args.Resources.Check(p, "resources", nil)
+	args.Pod.Check(p, "pod", pod.Scope{Restricted: args.restricted()})
 	for _, l := range []struct{ key, value string }{{"phase", args.Phase}, {"partOf", args.PartOf}} {
 		for _, msg := range validation.IsValidLabelValue(l.value) {
 			p.Add(l.key, "%q is not a valid label value: %s", l.value, msg)
@@ -377,3 +393,8 @@ func groupWaves(jobs []Planned) []Wave {
 	}
 	return waves
 }
+
+// restricted says whether the Jobs' namespace enforces Pod Security
+// "restricted" as far as the args tell (FillPodSecurity, true by default):
+// what it forbids in a pod block is then refused.
+func (args *Args) restricted() bool { return args.FillPodSecurity == nil || *args.FillPodSecurity }

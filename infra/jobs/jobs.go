@@ -300,6 +300,27 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 	if j.Object != nil {
 		return newJobFromObject(ctx, resource, j, args, labels, podLabels, deadline, templateAnnotations, opts...)
 	}
+	main := corev1.ContainerArgs{
+		Name:            pulumi.String(j.Name),
+		Image:           image,
+		Command:         pulumi.ToStringArray(j.Command),
+		Args:            jobArgs,
+		Env:             pod.Env(j.Env, args.DatabaseSecret),
+		Resources:       j.Resources.Args(),
+		SecurityContext: pod.ContainerSecurity(),
+		VolumeMounts:    pod.TmpMounts(),
+	}
+	spec := corev1.PodSpecArgs{
+		RestartPolicy:                pulumi.String("Never"),
+		AutomountServiceAccountToken: pulumi.Bool(false),
+		EnableServiceLinks:           pulumi.Bool(false),
+		SecurityContext:              pod.Security(),
+		Volumes:                      pod.TmpVolumes(),
+	}
+	// The pod block: a change to it changes the template, and so runs the
+	// Job again as its rerun policy says.
+	j.Pod.Apply(&spec, &main, podLabels, templateAnnotations)
+	spec.Containers = corev1.ContainerArray{main}
 	job, err := batchv1.NewJob(ctx, resource, &batchv1.JobArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			Namespace:   args.Namespace,
@@ -316,23 +337,7 @@ func newJob(ctx *pulumi.Context, component string, j Planned, args *Args, opts .
 			Completions:          pulumi.Int(1),
 			Template: corev1.PodTemplateSpecArgs{
 				Metadata: metav1.ObjectMetaArgs{Labels: podLabels, Annotations: templateAnnotations},
-				Spec: corev1.PodSpecArgs{
-					RestartPolicy:                pulumi.String("Never"),
-					AutomountServiceAccountToken: pulumi.Bool(false),
-					EnableServiceLinks:           pulumi.Bool(false),
-					SecurityContext:              pod.Security(),
-					Volumes:                      pod.TmpVolumes(),
-					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:            pulumi.String(j.Name),
-						Image:           image,
-						Command:         pulumi.ToStringArray(j.Command),
-						Args:            jobArgs,
-						Env:             pod.Env(j.Env, args.DatabaseSecret),
-						Resources:       j.Resources.Args(),
-						SecurityContext: pod.ContainerSecurity(),
-						VolumeMounts:    pod.TmpMounts(),
-					}},
-				},
+				Spec:     spec,
 			},
 		},
 	}, opts...)

@@ -444,3 +444,20 @@ func handlerHosts(path string, http *corev1.HTTPGetAction, tcp *corev1.TCPSocket
 
 func isTrue(b *bool) bool  { return b != nil && *b }
 func isFalse(b *bool) bool { return b != nil && !*b }
+
+// RestrictedPodSpec evaluates one pod spec, given as decoded JSON, against
+// Pod Security "restricted" as FillPodSecurity does, but fills nothing in:
+// it is for a pod built from typed settings (pod.Settings), whose own
+// fields are checked where they are set. Each problem's Key is the field's
+// path inside the spec, e.g. "volumes[0].hostPath" or
+// "initContainers[1].securityContext.privileged".
+func RestrictedPodSpec(spec map[string]any) []check.Problem {
+	o := Object{Obj: map[string]any{"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{}, "spec": spec}}
+	prefix := fmt.Sprintf("%s: %s/%s: spec", o.Source, Kind(o), Name(o))
+	var out []check.Problem
+	for _, q := range evaluate(o, spec, []string{"spec"}) {
+		key := strings.TrimPrefix(strings.TrimPrefix(q.Key, prefix), ".")
+		out = append(out, check.Problem{Key: key, Message: q.Message})
+	}
+	return out
+}

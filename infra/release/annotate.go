@@ -59,6 +59,10 @@ func (args *Args) Annotate(an infer.Annotator) {
 		"(from Helm, kubectl or another stack); `false` by default, when the release refuses them, naming each, before anything is created. "+
 		"Adopted objects are marked as the release's own and listed at preview; from then on they are the release's, "+
 		"and destroy deletes them (an adopted namespace with everything in it).")
+	an.Describe(&args.Pod, "The pod block of every pod the release builds, the app's and every job's with a `command` "+
+		"(not a job's `manifest`, `app.manifests` or `app.chart`): service account, pull secrets, node selector, tolerations, affinity, "+
+		"priority class, pod labels and annotations, volumes, the main container's env (with `valueFrom`), envFrom, volumeMounts and "+
+		"security-context fields, and native sidecars. `app.pod` and each job's `pod` are merged over it.")
 	an.Describe(&args.AdoptFrom, "The owner mark (`<project>/<stack>/<release>`, as a refusal lists it) of another release of pulumi-jobs "+
 		"whose objects `adopt` may take over. Without it, `adopt` refuses the objects that any other release of pulumi-jobs holds: "+
 		"that release may be live, and its next up would take them back.")
@@ -70,11 +74,17 @@ func (a *App) Annotate(an infer.Annotator) {
 		"or the app's own files instead (`manifests` or `chart`).")
 	an.Describe(&a.Name, "The name of the Deployment and the Service: a DNS-1035 label, e.g. `shop`; "+
 		"also the release name of a chart. Required.")
-	an.Describe(&a.Replicas, "The desired number of replicas of the built-in Deployment; 1 by default.")
+	an.Describe(&a.Replicas, "The desired number of replicas of the built-in Deployment. Left out, the Deployment's spec does not set it: "+
+		"Kubernetes starts it with 1, and a count set since (a HorizontalPodAutoscaler, `kubectl scale`) is never reset by an up.")
 	an.Describe(&a.Port, "The container port the app listens on (1–65535), which the Service targets; 8080 by default.")
 	an.Describe(&a.Env, "The app's environment variables, by name. `DATABASE_URL` may not be set here: it comes from `databaseUrl`.")
 	an.Describe(&a.Resources, "The requests and limits of the app's container, also the default of the Jobs'; "+
 		"by default requests of 100m CPU and 128Mi memory, limits of 500m CPU and 256Mi memory.")
+	an.Describe(&a.ReadinessProbe, "The app container's readiness probe, instead of the one `readinessPath` makes; not with `readinessPath`.")
+	an.Describe(&a.LivenessProbe, "The app container's liveness probe; none by default. E.g. `{httpGet: {path: /livez, port: http}}`.")
+	an.Describe(&a.StartupProbe, "The app container's startup probe; none by default.")
+	an.Describe(&a.Pod, "The app's pod block, merged over the release's `pod` (maps by key, named lists by name, objects field by field, "+
+		"anything else replaced). Not with `manifests` or `chart`.")
 	an.Describe(&a.ReadinessPath, "The HTTP path of the readiness probe, starting with `/`, e.g. `/healthz`; "+
 		"when empty (the default) the probe is a TCP connection to the port.")
 	an.Describe(&a.Manifests, "The app as its own files instead of the built-in Deployment and Service: a YAML file, "+

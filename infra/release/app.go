@@ -8,6 +8,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
@@ -103,6 +104,48 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 		probe.TcpSocket = nil
 		probe.HttpGet = corev1.HTTPGetActionArgs{Path: pulumi.String(app.ReadinessPath), Port: pulumi.String(portName)}
 	}
+	main := corev1.ContainerArgs{
+		Name:            pulumi.String(appContainer),
+		Image:           in.image,
+		Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String(portName), ContainerPort: pulumi.Int(app.Port)}},
+		Env:             pod.Env(app.Env, in.databaseSecret),
+		Resources:       app.Resources.Args(),
+		ReadinessProbe:  probe,
+		SecurityContext: pod.ContainerSecurity(),
+		VolumeMounts:    pod.TmpMounts(),
+	}
+	if app.ReadinessProbe != nil {
+		main.ReadinessProbe = pod.Plain(app.ReadinessProbe).(corev1.ProbePtrOutput)
+	}
+	if app.LivenessProbe != nil {
+		main.LivenessProbe = pod.Plain(app.LivenessProbe).(corev1.ProbePtrOutput)
+	}
+	if app.StartupProbe != nil {
+		main.StartupProbe = pod.Plain(app.StartupProbe).(corev1.ProbePtrOutput)
+	}
+	spec := corev1.PodSpecArgs{
+		AutomountServiceAccountToken: pulumi.Bool(false),
+		EnableServiceLinks:           pulumi.Bool(false),
+		SecurityContext:              pod.Security(),
+		Volumes:                      pod.TmpVolumes(),
+	}
+	podLabels := pulumi.StringMap{}
+	for k, v := range labels {
+		podLabels[k] = v
+	}
+	podAnnotations := pulumi.StringMap{}
+	app.Pod.Apply(&spec, &main, podLabels, podAnnotations)
+	spec.Containers = corev1.ContainerArray{main}
+	template := metav1.ObjectMetaArgs{Labels: podLabels}
+	if len(podAnnotations) > 0 {
+		template.Annotations = podAnnotations
+	}
+	// Left out, replicas is the cluster's to keep (an HPA's, kubectl
+	// scale's): server-side apply never resets a field it does not set.
+	var replicas pulumi.IntPtrInput
+	if app.ReplicasSet {
+		replicas = pulumi.Int(app.Replicas)
+	}
 
 	d.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: metav1.ObjectMetaArgs{
@@ -113,7 +156,7 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 			Annotations: pulumi.ToStringMap(in.marks),
 		},
 		Spec: appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(app.Replicas),
+			Replicas: replicas,
 			Selector: metav1.LabelSelectorArgs{MatchLabels: selector},
 			// Never below the desired capacity: old pods keep serving until
 			// new ones are Ready, and a release whose pods never become Ready
@@ -125,25 +168,7 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 					MaxSurge:       pulumi.Int(1),
 				},
 			},
-			Template: corev1.PodTemplateSpecArgs{
-				Metadata: metav1.ObjectMetaArgs{Labels: labels},
-				Spec: corev1.PodSpecArgs{
-					AutomountServiceAccountToken: pulumi.Bool(false),
-					EnableServiceLinks:           pulumi.Bool(false),
-					SecurityContext:              pod.Security(),
-					Volumes:                      pod.TmpVolumes(),
-					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:            pulumi.String("app"),
-						Image:           in.image,
-						Ports:           corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String(portName), ContainerPort: pulumi.Int(app.Port)}},
-						Env:             pod.Env(app.Env, in.databaseSecret),
-						Resources:       app.Resources.Args(),
-						ReadinessProbe:  probe,
-						SecurityContext: pod.ContainerSecurity(),
-						VolumeMounts:    pod.TmpMounts(),
-					}},
-				},
-			},
+			Template: corev1.PodTemplateSpecArgs{Metadata: template, Spec: spec},
 		},
 	}, childOpts...)
 	if err != nil {
@@ -196,4 +221,73 @@ func (d *AppPhase) Children() []pulumi.Resource {
 		return d.objects
 	}
 	return []pulumi.Resource{d.Deployment, d.Service}
+}
+
+// checkPods checks the release's pod block and the app's, its probes, and
+// puts the app's merged block and probes on the plan. The jobs' blocks are
+// the jobs package's to check (jobs.Plan).
+func checkPods(p *check.Problems, args *Args, plan *Plan) {
+	restricted := plan.CreateNamespace
+	args.Pod.Check(p, "pod", pod.Scope{Restricted: restricted})
+	a := args.App
+	if a.fromFiles() {
+		for _, f := range []struct {
+			key string
+			set bool
+		}{{"app.pod", a.Pod != nil}, {"app.readinessProbe", a.ReadinessProbe != nil},
+			{"app.livenessProbe", a.LivenessProbe != nil}, {"app.startupProbe", a.StartupProbe != nil}} {
+			if f.set {
+				p.Add(f.key, "has no effect with the app from files (app.manifests or app.chart); set it in the files, or remove it")
+			}
+		}
+		return
+	}
+	a.Pod.Check(p, "app.pod", pod.Scope{Base: args.Pod, Restricted: restricted, Main: appContainer, Env: a.Env})
+	plan.App.Pod = pod.Merge(args.Pod, a.Pod)
+	if a.ReadinessProbe != nil && a.ReadinessPath != "" {
+		p.Add("app.readinessProbe", "cannot be set with readinessPath, which makes a readiness probe of its own; keep one")
+	}
+	for _, pr := range []struct {
+		key   string
+		probe *corev1.Probe
+	}{{"app.readinessProbe", a.ReadinessProbe}, {"app.livenessProbe", a.LivenessProbe}, {"app.startupProbe", a.StartupProbe}} {
+		checkProbe(p, pr.key, pr.probe, restricted)
+	}
+	plan.App.ReadinessProbe, plan.App.LivenessProbe, plan.App.StartupProbe = a.ReadinessProbe, a.LivenessProbe, a.StartupProbe
+}
+
+// appContainer is the name of the app's container.
+const appContainer = "app"
+
+// checkProbe checks one probe of the app: exactly one handler, and no host
+// where Pod Security "restricted" is enforced (a probe may only reach its
+// own pod).
+func checkProbe(p *check.Problems, key string, pr *corev1.Probe, restricted bool) {
+	if pr == nil {
+		return
+	}
+	n := 0
+	for _, set := range []bool{pr.HttpGet != nil, pr.TcpSocket != nil, pr.Exec != nil, pr.Grpc != nil} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		p.Add(key, `must have exactly one of httpGet, tcpSocket, exec, grpc, has %d; e.g. {httpGet: {path: /livez, port: %s}}`, n, portName)
+	}
+	if pr.HttpGet != nil && pr.HttpGet.Port == nil {
+		p.Add(key+".httpGet.port", "required; the port's name %q or its number", portName)
+	}
+	if pr.TcpSocket != nil && pr.TcpSocket.Port == nil {
+		p.Add(key+".tcpSocket.port", "required; the port's name %q or its number", portName)
+	}
+	if !restricted {
+		return
+	}
+	if pr.HttpGet != nil && pr.HttpGet.Host != nil && *pr.HttpGet.Host != "" {
+		p.Add(key+".httpGet.host", "a probe may only reach its own pod: remove it; the namespace enforces Pod Security restricted")
+	}
+	if pr.TcpSocket != nil && pr.TcpSocket.Host != nil && *pr.TcpSocket.Host != "" {
+		p.Add(key+".tcpSocket.host", "a probe may only reach its own pod: remove it; the namespace enforces Pod Security restricted")
+	}
 }

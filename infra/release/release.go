@@ -95,6 +95,10 @@ type Args struct {
 	// and listed at preview; from then on they are the release's, and
 	// destroy deletes them (an adopted namespace with everything in it).
 	Adopt *bool `pulumi:"adopt,optional"`
+	// Pod is the pod block of every pod the release builds — the app's and
+	// every job's with a command — which theirs (app.pod, a job's pod) are
+	// merged over (pod.Merge). Not for an app from files or a job's manifest.
+	Pod *pod.Settings `pulumi:"pod,optional"`
 	// AdoptFrom is the owner mark ("<project>/<stack>/<release>") of
 	// another release of pulumi-jobs whose objects adopt may take over;
 	// without it, adopt refuses the objects any other release of
@@ -113,7 +117,9 @@ type Args struct {
 type App struct {
 	// Name is the Deployment's and Service's name (a DNS-1035 label).
 	Name string `pulumi:"name"`
-	// Replicas is the desired replica count; 1 by default.
+	// Replicas is the desired replica count. Left out, the Deployment's
+	// spec does not set it: Kubernetes starts it with 1, and a count set
+	// since (an HPA, kubectl scale) is never reset by an up.
 	Replicas *int `pulumi:"replicas,optional"`
 	// Port is the container port the app listens on; 8080 by default.
 	Port *int `pulumi:"port,optional"`
@@ -124,6 +130,15 @@ type App struct {
 	Resources *pod.Resources `pulumi:"resources,optional"`
 	// ReadinessPath is the HTTP path of the readiness probe; empty means a TCP probe.
 	ReadinessPath string `pulumi:"readinessPath,optional"`
+	// ReadinessProbe, when set, is the readiness probe instead of the one
+	// readinessPath makes.
+	ReadinessProbe *corev1.Probe `pulumi:"readinessProbe,optional" provider:"type=kubernetes@4.25.0:core/v1:Probe"`
+	// LivenessProbe is the app container's liveness probe; none by default.
+	LivenessProbe *corev1.Probe `pulumi:"livenessProbe,optional" provider:"type=kubernetes@4.25.0:core/v1:Probe"`
+	// StartupProbe is the app container's startup probe; none by default.
+	StartupProbe *corev1.Probe `pulumi:"startupProbe,optional" provider:"type=kubernetes@4.25.0:core/v1:Probe"`
+	// Pod is the app's pod block, merged over the release's (pod.Merge).
+	Pod *pod.Settings `pulumi:"pod,optional"`
 	// Manifests is the app as the team's own files instead of the built-in
 	// Deployment and Service: a YAML file, a directory of YAML files or a
 	// kustomization directory, relative to the project directory.
@@ -234,6 +249,14 @@ type AppPlan struct {
 	// hadDeleteHooks are the delete events the last release's record lists.
 	hadDeleteHooks []string
 	ReadinessPath string
+	// ReplicasSet says that app.replicas is set: the Deployment's spec sets
+	// Replicas. Otherwise it leaves the count to the cluster (an HPA), and
+	// Replicas is the count Kubernetes starts it with.
+	ReplicasSet bool
+	// ReadinessProbe, LivenessProbe and StartupProbe are as in App.
+	ReadinessProbe, LivenessProbe, StartupProbe *corev1.Probe
+	// Pod is the app's pod block merged over the release's; nil for none.
+	Pod *pod.Settings
 	// Resources have their defaults applied.
 	Resources pod.Resources
 	// Objects are the app's objects when it comes from files, ready to
@@ -279,6 +302,7 @@ func NewPlan(p *check.Problems, name string, stack vocab.Stack, args *Args) Plan
 		}
 	}
 	plan.App = checkApp(p, args.App)
+	checkPods(p, args, &plan)
 
 	image := args.Image
 	if image == nil {
@@ -289,7 +313,7 @@ func NewPlan(p *check.Problems, name string, stack vocab.Stack, args *Args) Plan
 		return &jobs.Args{
 			Namespace: args.Namespace, Image: image, ReleaseID: args.ReleaseID, Jobs: list,
 			Resources: &plan.App.Resources, Phase: phase, PartOf: plan.App.Name,
-			FillPodSecurity: &plan.CreateNamespace,
+			FillPodSecurity: &plan.CreateNamespace, Pod: args.Pod,
 		}
 	}
 	plan.PreDeploy = jobs.Plan(p, "preDeploy", name+"-"+PreDeployPhase, stack, jobArgs(args.PreDeploy, PreDeployPhase))
@@ -323,7 +347,7 @@ func checkApp(p *check.Problems, a App) AppPlan {
 	}
 	if a.Replicas != nil {
 		check.ReplicasRange().Int(p, "app.replicas", *a.Replicas)
-		app.Replicas = *a.Replicas
+		app.Replicas, app.ReplicasSet = *a.Replicas, true
 	}
 	if a.Port != nil {
 		check.PortRange().Int(p, "app.port", *a.Port)
@@ -473,7 +497,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	}
 
 			DatabaseSecret: databaseSecret, Resources: &plan.App.Resources, Phase: label, PartOf: plan.App.Name,
-			FillPodSecurity: &plan.CreateNamespace, Owner: plan.Owner,
+			FillPodSecurity: &plan.CreateNamespace, Owner: plan.Owner, Pod: args.Pod,
 		}, waves, o...)
 	}
 	preHooks, err := registerHooks(ctx, name, PreDeployPhase, plan.PreHooks, childOpts...)

@@ -366,7 +366,8 @@ func TestDefaults(t *testing.T) {
 	}, r.order, "no Namespace, no Secret, an empty post-deploy phase")
 	dep := r.get(t, webDeployment)
 	assert.Equal(t, []string{webMigrate}, dep.RegisterRPC.GetDependencies())
-	assert.Equal(t, float64(1), prop(t, dep.Inputs, "spec.replicas").NumberValue())
+	assert.NotContains(t, dep.Inputs["spec"].ObjectValue(), resource.PropertyKey("replicas"),
+		"replicas left out: the count is the cluster's (an HPA's), never reset by an up")
 	assert.Equal(t, float64(8080), prop(t, dep.Inputs, "spec.template.spec.containers[0].ports[0].containerPort").NumberValue())
 	assert.Equal(t, map[string]any{"port": "http"}, prop(t, dep.Inputs, "spec.template.spec.containers[0].readinessProbe.tcpSocket").Mappable(),
 		"a TCP probe without a readinessPath")
@@ -729,7 +730,7 @@ func TestNewPlan(t *testing.T) {
 	require.Empty(t, p.List)
 	assert.True(t, plan.CreateNamespace)
 	assert.Equal(t, release.AppPlan{
-		Name: "shop", Replicas: 2, Port: 8080, Env: map[string]string{"LOG_LEVEL": "debug"}, ReadinessPath: "/healthz",
+		Name: "shop", Replicas: 2, ReplicasSet: true, Port: 8080, Env: map[string]string{"LOG_LEVEL": "debug"}, ReadinessPath: "/healthz",
 		Resources: pod.Resources{
 			Requests: &pod.Quantities{CPU: "100m", Memory: "128Mi"},
 			Limits:   &pod.Quantities{CPU: "500m", Memory: "256Mi"},
