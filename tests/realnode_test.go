@@ -103,19 +103,26 @@ func (rn *realNode) releaseOnRealNode(t *testing.T) (*testStack, string) {
 	t.Helper()
 	ctx := context.Background()
 	r := newStack(t, rn.env, "dev")
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
-		Name:        r.namespace,
-		Labels:      map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
-		Annotations: localcluster.RealNodeNamespaceAnnotations,
-	}}
-	_, err := rn.env.cluster.Client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{})
-	require.NoError(t, err)
+	rn.namespace(t, r.namespace)
 	db := strings.ReplaceAll(r.namespace, "-", "_")
 	require.NoError(t, rn.pg.CreateDatabase(ctx, db))
 	stack := r.Stack()
 	require.NoError(t, stack.SetConfig(ctx, config.Key(config.KeyDatabaseURL),
 		auto.ConfigValue{Value: rn.pg.DatabaseURL(rn.node.HostIP, db), Secret: true}))
 	return r, db
+}
+
+// namespace creates the namespace name, restricted, whose pods all go to
+// the real node.
+func (rn *realNode) namespace(t *testing.T, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:        name,
+		Labels:      map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
+		Annotations: localcluster.RealNodeNamespaceAnnotations,
+	}}
+	_, err := rn.env.cluster.Client.CoreV1().Namespaces().Create(context.Background(), ns, metav1.CreateOptions{})
+	require.NoError(t, err)
 }
 
 // realApp is the app config of image tag on the real node: its readiness
@@ -250,6 +257,27 @@ func TestRealNode(t *testing.T) {
 			assert.Equal(t, "v2 schema=2", getThroughService(t, rn, r.namespace), "the old version keeps serving")
 		})
 	}
+}
+
+// TestRealNodeYAML: the same fast failure on the path that runs the
+// component in our component provider: a plain `pulumi up` of the
+// release-yaml example, whose image runs as root.
+func TestRealNodeYAML(t *testing.T) {
+	rn := startRealNode(t)
+	const ns = "e2e-real-node-yaml"
+	rn.namespace(t, ns)
+	s := newCLIStack(t, rn.env, "release-yaml", map[string]string{
+		"image": "pulumi-jobs.local/migrate:root", "namespace": ns, "createNamespace": "false",
+	})
+	start := time.Now()
+	_, err := s.up(t)
+	took := time.Since(start)
+	require.Error(t, err)
+	t.Logf("plain pulumi up, a root image: failed after %s", took.Round(100*time.Millisecond))
+	assert.Contains(t, err.Error(), "CreateContainerConfigError")
+	assert.Contains(t, err.Error(), "container has runAsNonRoot and image will run as root")
+	assert.Contains(t, err.Error(), "cannot start: pod shop-pre-deploy-migrate-schema-", "podwatch's report, from the component provider")
+	assert.Less(t, took, 90*time.Second, "the up fails fast, not at the job's 5 minute timeout")
 }
 
 // checkReleased checks a release of tag on the real node: the migration
