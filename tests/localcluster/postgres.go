@@ -14,9 +14,20 @@ import (
 	"time"
 )
 
-// PostgresBin is where Debian's postgresql package puts the server's
-// programs (initdb, postgres).
-const PostgresBin = "/usr/lib/postgresql/15/bin"
+// postgresBin returns where Debian's postgresql package put the server's
+// programs (initdb, postgres): /usr/lib/postgresql/<major>/bin, the newest
+// major installed (15 on Debian 12).
+func postgresBin() string {
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	best, bestMajor := "/usr/lib/postgresql/15/bin", -1
+	for _, d := range dirs {
+		major, err := strconv.Atoi(filepath.Base(filepath.Dir(d)))
+		if err == nil && major > bestMajor {
+			best, bestMajor = d, major
+		}
+	}
+	return best
+}
 
 // Postgres is a throwaway PostgreSQL server for the real node's pods.
 type Postgres struct {
@@ -32,13 +43,14 @@ type Postgres struct {
 // PostgresMissing returns what StartPostgres needs and is absent.
 func PostgresMissing() []string {
 	var missing []string
-	for _, p := range []string{filepath.Join(PostgresBin, "initdb"), filepath.Join(PostgresBin, "postgres")} {
+	bin := postgresBin()
+	for _, p := range []string{filepath.Join(bin, "initdb"), filepath.Join(bin, "postgres")} {
 		if _, err := os.Stat(p); err != nil {
-			missing = append(missing, p+" (Debian package postgresql-15: make node-deps)")
+			missing = append(missing, p+" (Debian package postgresql: make node-deps)")
 		}
 	}
 	if _, err := user.Lookup("postgres"); err != nil {
-		missing = append(missing, "the user postgres (Debian package postgresql-15: make node-deps)")
+		missing = append(missing, "the user postgres (Debian package postgresql: make node-deps)")
 	}
 	return missing
 }
@@ -76,7 +88,7 @@ func StartPostgres(ctx context.Context, dir string, port int, podCIDR string) (*
 	if err := os.Chown(pwfile, uid, gid); err != nil {
 		return nil, err
 	}
-	initdb := exec.CommandContext(ctx, filepath.Join(PostgresBin, "initdb"), "-D", data, "-U", p.User,
+	initdb := exec.CommandContext(ctx, filepath.Join(postgresBin(), "initdb"), "-D", data, "-U", p.User,
 		"--pwfile="+pwfile, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync")
 	initdb.SysProcAttr = cred
 	initdb.Dir = dir
@@ -87,7 +99,7 @@ func StartPostgres(ctx context.Context, dir string, port int, podCIDR string) (*
 	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
 		return nil, err
 	}
-	p.cmd = exec.Command(filepath.Join(PostgresBin, "postgres"), "-D", data, "-p", strconv.Itoa(port),
+	p.cmd = exec.Command(filepath.Join(postgresBin(), "postgres"), "-D", data, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=*", "-c", "unix_socket_directories="+dir, "-c", "fsync=off")
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred.Credential, Setpgid: true}
 	p.cmd.Dir = dir
