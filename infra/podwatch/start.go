@@ -17,10 +17,11 @@ const MaxWatch = 3 * time.Hour
 // (label app.kubernetes.io/part-of) in namespace on the cluster of cfg:
 // a Job whose pod cannot start is failed at once and the failure is logged
 // as an error on the stack, naming the Job, the pod, the reason and the
-// kubelet's message. It does nothing in a preview, without a cluster (cfg
-// nil) or without a namespace.
+// kubelet's message. It does nothing in a preview, under Pulumi's mocks (no
+// Job is awaited there), without a cluster (cfg nil) or without a
+// namespace.
 func Start(ctx *pulumi.Context, cfg *rest.Config, namespace, partOf string) {
-	if ctx.DryRun() || cfg == nil || namespace == "" || partOf == "" {
+	if ctx.DryRun() || ctx.RunningWithMocks() || cfg == nil || namespace == "" || partOf == "" {
 		return
 	}
 	cfg = rest.CopyConfig(cfg)
