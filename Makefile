@@ -98,8 +98,8 @@ plugins: $(BIN)/pulumi $(BIN)/pulumi-resource-kubernetes $(BIN)/pulumi-resource-
 	done
 
 .PHONY: schema
-schema: $(BIN)/pulumi $(BIN)/pulumi-resource-pulumi-jobs ## write provider/schema.json from the component provider
-	@$(BIN)/pulumi package get-schema $(BIN)/pulumi-resource-pulumi-jobs > provider/schema.json.tmp && mv provider/schema.json.tmp provider/schema.json
+schema: $(BIN)/pulumi $(BIN)/pulumi-resource-pulumi-jobs $(BIN)/pulumi-resource-kubernetes ## write provider/schema.json from the component provider
+	@PATH='$(BIN)':"$$PATH" $(BIN)/pulumi package get-schema $(BIN)/pulumi-resource-pulumi-jobs > provider/schema.json.tmp && mv provider/schema.json.tmp provider/schema.json
 	@echo "wrote provider/schema.json"
 
 # --- SDKs for other languages, generated offline by Pulumi's own code generators pinned in tools/ ---
@@ -116,9 +116,9 @@ $(BIN)/sdkgen-dotnet: tools/sdkgen-dotnet/go.mod tools/sdkgen-dotnet/go.sum tool
 	echo "built bin/sdkgen-dotnet in $$(( $$(date +%s) - start ))s"
 
 .PHONY: sdks
-sdks: $(BIN)/sdkgen $(BIN)/sdkgen-dotnet ## generate sdk/dotnet, sdk/nodejs, sdk/python from provider/schema.json (the C# SDK cannot be compiled here)
-	@$(BIN)/sdkgen -schema '$(SCHEMA)' -out '$(SDK_DIR)' -language nodejs,python
-	@$(BIN)/sdkgen-dotnet -schema '$(SCHEMA)' -out '$(SDK_DIR)'
+sdks: $(BIN)/sdkgen $(BIN)/sdkgen-dotnet $(BIN)/pulumi-resource-kubernetes ## generate sdk/dotnet, sdk/nodejs, sdk/python from provider/schema.json (the C# SDK cannot be compiled here)
+	@$(BIN)/sdkgen -schema '$(SCHEMA)' -out '$(SDK_DIR)' -language nodejs,python -dep tools/kubernetes/schema-embed.json
+	@$(BIN)/sdkgen-dotnet -schema '$(SCHEMA)' -out '$(SDK_DIR)' -dep tools/kubernetes/schema-embed.json
 
 $(addprefix $(BIN)/,$(CLUSTER_TOOLS)): $(BIN)/%: tools/cluster/go.mod tools/cluster/go.sum
 	@start=$$(date +%s); cd tools/cluster && CGO_ENABLED=0 GOWORK=off go build -ldflags '$(K8S_LDFLAGS)' -o $@ $(pkg.$*); \

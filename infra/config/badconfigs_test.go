@@ -11,12 +11,12 @@ import (
 )
 
 func TestTopLevelKeys(t *testing.T) {
-	assert.Equal(t, []string{"adopt", "adoptFrom", "app", "createNamespace", "databaseUrl", "gitops", "namespace", "postDeploy", "preDeploy", "release"},
+	assert.Equal(t, []string{"adopt", "adoptFrom", "app", "createNamespace", "databaseUrl", "gitops", "namespace", "pod", "postDeploy", "preDeploy", "release"},
 		config.TopLevelKeys())
 }
 
 func TestUnknownKeys(t *testing.T) {
-	const valid = "The valid pulumi-jobs keys are adopt, adoptFrom, app, createNamespace, databaseUrl, gitops, namespace, postDeploy, preDeploy, release"
+	const valid = "The valid pulumi-jobs keys are adopt, adoptFrom, app, createNamespace, databaseUrl, gitops, namespace, pod, postDeploy, preDeploy, release"
 	cases := []struct {
 		name string
 		keys []string
@@ -39,7 +39,7 @@ func TestUnknownKeys(t *testing.T) {
 			{Key: "pulumi-jobs:ap", Message: "unknown key; did you mean app? " + valid},
 		}},
 		{"nothing near", []string{"pulumi-jobs:image"}, []config.Problem{
-			{Key: "pulumi-jobs:image", Message: "unknown key; the valid pulumi-jobs keys are adopt, adoptFrom, app, createNamespace, databaseUrl, gitops, namespace, postDeploy, preDeploy, release; remove it with: pulumi config rm 'pulumi-jobs:image'"},
+			{Key: "pulumi-jobs:image", Message: "unknown key; the valid pulumi-jobs keys are adopt, adoptFrom, app, createNamespace, databaseUrl, gitops, namespace, pod, postDeploy, preDeploy, release; remove it with: pulumi config rm 'pulumi-jobs:image'"},
 		}},
 		{"set without --path", []string{"pulumi-jobs:app.replicas"}, []config.Problem{
 			{Key: "pulumi-jobs:app.replicas", Message: "unknown key; to set a field inside app use a path: pulumi config set --path 'app.replicas' <value>, then remove this key with: pulumi config rm 'pulumi-jobs:app.replicas'"},

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
@@ -38,6 +39,7 @@ const (
 	KeyGitOps          = "gitops"
 	KeyAdopt           = "adopt"
 	KeyAdoptFrom       = "adoptFrom"
+	KeyPod             = "pod"
 )
 
 // appKeys, gitOpsKeys and jobKeys are the fields of the config's objects:
@@ -163,6 +165,9 @@ func Load(src Source) (release.Plan, error) {
 	}
 	args.PreDeploy = loadJobs(p, src, KeyPreDeploy)
 	args.PostDeploy = loadJobs(p, src, KeyPostDeploy)
+	if v, ok := src.GetConfig(Key(KeyPod)); ok && v != "" && v != "null" {
+		args.Pod = loadPod(p, Key(KeyPod), json.RawMessage(v))
+	}
 	if v, ok := src.GetConfig(Key(KeyGitOps)); ok && v != "" && v != "null" && v != "{}" {
 		args.GitOps = loadGitOps(p, json.RawMessage(v))
 	}
@@ -235,6 +240,18 @@ func loadApp(p *problems, raw json.RawMessage, args *release.Args) {
 		args.App.Env = env
 	}
 	args.App.Resources = loadResources(o)
+	if raw, ok := o.raw("pod"); ok {
+		args.App.Pod = loadPod(p, o.path("pod"), raw)
+	}
+	for _, pr := range []struct {
+		name string
+		dst  **corev1.Probe
+	}{{"readinessProbe", &args.App.ReadinessProbe}, {"livenessProbe", &args.App.LivenessProbe}, {"startupProbe", &args.App.StartupProbe}} {
+		if raw, ok := o.raw(pr.name); ok {
+			*pr.dst = &corev1.Probe{}
+			decodeKube(p, o.path(pr.name), raw, *pr.dst)
+		}
+	}
 	args.App.Manifests, _ = o.string("manifests")
 	args.App.Chart = loadChart(p, o)
 	if path, ok := o.string("readinessPath"); ok {
@@ -372,7 +389,41 @@ func loadJob(p *problems, key string, raw json.RawMessage) jobs.Job {
 	job.Timeout, _ = o.string("timeout")
 	job.Env, _ = o.stringMap("env")
 	job.Resources = loadResources(o)
+	if raw, ok := o.raw("pod"); ok {
+		job.Pod = loadPod(p, o.path("pod"), raw)
+	}
 	job.Annotations, _ = o.stringMap("annotations")
 	job.Manifest, _ = o.string("manifest")
 	return job
+}
+
+// loadPod reads a pod block (pod, app.pod, a job's pod): Kubernetes' own
+// types, each field checked for its kind and every unknown key reported
+// under its full key.
+func loadPod(p *problems, key string, raw json.RawMessage) *pod.Settings {
+	s := &pod.Settings{}
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		p.notA(key, raw, "a pod block: an object with the keys "+strings.Join(tagKeys(pod.Settings{}), ", "))
+		return nil
+	}
+	if _, ok := v.(map[string]any); !ok {
+		p.notA(key, raw, "a pod block: an object with the keys "+strings.Join(tagKeys(pod.Settings{}), ", "))
+		return nil
+	}
+	decodeKube(p, key, raw, s)
+	return s
+}
+
+// decodeKube reads raw into dst, a plain type of pod or pulumi-kubernetes
+// (pod.Decode), its problems under key.
+func decodeKube(p *problems, key string, raw json.RawMessage, dst any) {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		p.notA(key, raw, "an object")
+		return
+	}
+	q := &check.Problems{}
+	pod.Decode(q, key, v, dst)
+	p.list = append(p.list, q.List...)
 }

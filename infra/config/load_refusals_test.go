@@ -83,10 +83,10 @@ func badConfigs() []badConfig {
 
 		// app as a whole
 		{"app empty", "dev", setRaw(config.KeyApp, ""), app, "required; set it to an object with at least name and image, e.g. {name: shop, image: ghcr.io/acme/shop:1.4.2}"},
-		{"app null", "dev", setRaw(config.KeyApp, "null"), app, `must be an object with the keys chart, env, image, manifests, name, port, readinessPath, replicas, resources; Pulumi.dev.yaml sets it to null`},
-		{"app a number", "dev", setRaw(config.KeyApp, "42"), app, `must be an object with the keys chart, env, image, manifests, name, port, readinessPath, replicas, resources; Pulumi.dev.yaml sets it to a number`},
-		{"app YAML flow as a string", "dev", setRaw(config.KeyApp, "{name: shop}"), app, `must be an object with the keys chart, env, image, manifests, name, port, readinessPath, replicas, resources, but its value in Pulumi.dev.yaml cannot be parsed (parsing {name: shop}: invalid character 'n' looking for beginning of object key string); write it there as YAML under pulumi-jobs:app, or set single fields with pulumi config set --path`},
-		{"app unknown key", "dev", appField("replica", 2), app + ".replica", "unknown key; the valid keys here are chart, env, image, manifests, name, port, readinessPath, replicas, resources"},
+		{"app null", "dev", setRaw(config.KeyApp, "null"), app, `must be an object with the keys chart, env, image, livenessProbe, manifests, name, pod, port, readinessPath, readinessProbe, replicas, resources, startupProbe; Pulumi.dev.yaml sets it to null`},
+		{"app a number", "dev", setRaw(config.KeyApp, "42"), app, `must be an object with the keys chart, env, image, livenessProbe, manifests, name, pod, port, readinessPath, readinessProbe, replicas, resources, startupProbe; Pulumi.dev.yaml sets it to a number`},
+		{"app YAML flow as a string", "dev", setRaw(config.KeyApp, "{name: shop}"), app, `must be an object with the keys chart, env, image, livenessProbe, manifests, name, pod, port, readinessPath, readinessProbe, replicas, resources, startupProbe, but its value in Pulumi.dev.yaml cannot be parsed (parsing {name: shop}: invalid character 'n' looking for beginning of object key string); write it there as YAML under pulumi-jobs:app, or set single fields with pulumi config set --path`},
+		{"app unknown key", "dev", appField("replica", 2), app + ".replica", "unknown key; the valid keys here are chart, env, image, livenessProbe, manifests, name, pod, port, readinessPath, readinessProbe, replicas, resources, startupProbe"},
 
 		// app.name, app.image
 		{"app name missing", "dev", func(d *draft) { delete(d.app, "name") }, app + ".name", `required; a DNS-1035 label naming the Deployment and Service, e.g. shop`},
@@ -118,7 +118,7 @@ func badConfigs() []badConfig {
 
 		// job lists
 		{"preDeploy a number", "dev", setRaw(config.KeyPreDeploy, "42"), "pulumi-jobs:preDeploy", `must be a list of job objects (each with at least name and command); Pulumi.dev.yaml sets it to a number`},
-		{"job a number", "dev", setRaw(config.KeyPostDeploy, "[7]"), pst0, `must be an object with the keys annotations, args, backoffLimit, command, env, image, manifest, name, rerun, resources, timeout, wave; Pulumi.dev.yaml sets it to a number`},
+		{"job a number", "dev", setRaw(config.KeyPostDeploy, "[7]"), pst0, `must be an object with the keys annotations, args, backoffLimit, command, env, image, manifest, name, pod, rerun, resources, timeout, wave; Pulumi.dev.yaml sets it to a number`},
 		{"empty job first", "dev", setRaw(config.KeyPreDeploy, "[{}]"), pre0, `is an empty job; give it at least name and command, e.g. {name: migrate, command: ["./migrate", "up"]}, or remove the item`},
 		{"null job first", "dev", setRaw(config.KeyPostDeploy, "[null]"), pst0, `is an empty job; give it at least name and command, e.g. {name: migrate, command: ["./migrate", "up"]}, or remove the item`},
 
@@ -143,7 +143,7 @@ func badConfigs() []badConfig {
 		// job.env, job.annotations, unknown keys
 		{"job env value a number", "dev", postField("env", map[string]any{"N": 1}), pst0 + ".env", `must be a map of strings to strings (quote numbers and booleans in YAML, e.g. "8080"), got {"N":1}`},
 		{"annotations a list", "dev", preField("annotations", []string{"a"}), pre0 + ".annotations", `must be a map of strings to strings (quote numbers and booleans in YAML, e.g. "8080"), got ["a"]`},
-		{"job unknown key", "dev", preField("retries", 3), pre0 + ".retries", "unknown key; the valid keys here are annotations, args, backoffLimit, command, env, image, manifest, name, rerun, resources, timeout, wave"},
+		{"job unknown key", "dev", preField("retries", 3), pre0 + ".retries", "unknown key; the valid keys here are annotations, args, backoffLimit, command, env, image, manifest, name, pod, rerun, resources, timeout, wave"},
 
 		// databaseUrl
 		{"databaseUrl in plaintext", "dev", func(d *draft) { d.values[config.Key(config.KeyDatabaseURL)] = "postgres://x" },

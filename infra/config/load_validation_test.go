@@ -147,14 +147,14 @@ func TestValidation(t *testing.T) {
 		{"port too high", "dev", func(d *draft) { d.app["port"] = 70000 },
 			"pulumi-jobs:app.port", `must be a TCP port, a whole number between 1 and 65535, got 70000`},
 		{"unknown key in app", "dev", func(d *draft) { d.app["imagePullPolicy"] = "Always" },
-			"pulumi-jobs:app.imagePullPolicy", `unknown key; the valid keys here are chart, env, image, manifests, name, port, readinessPath, replicas, resources`},
+			"pulumi-jobs:app.imagePullPolicy", `unknown key; the valid keys here are chart, env, image, livenessProbe, manifests, name, pod, port, readinessPath, readinessProbe, replicas, resources, startupProbe`},
 		{"unknown key in a job", "dev", func(d *draft) { d.pre[0]["comand"] = []string{"x"} },
-			"pulumi-jobs:preDeploy[0].comand", `unknown key; the valid keys here are annotations, args, backoffLimit, command, env, image, manifest, name, rerun, resources, timeout, wave`},
+			"pulumi-jobs:preDeploy[0].comand", `unknown key; the valid keys here are annotations, args, backoffLimit, command, env, image, manifest, name, pod, rerun, resources, timeout, wave`},
 		{"unknown key in resources", "dev", func(d *draft) { d.app["resources"] = map[string]any{"request": map[string]any{}} },
 			"pulumi-jobs:app.resources.request", `unknown key; the valid keys here are limits, requests`},
 		{"job not an object", "dev", func(d *draft) {
 			d.raw[config.Key(config.KeyPreDeploy)] = `[{"name":"migrate","command":["migrate"]},"migrate"]`
-		}, "pulumi-jobs:preDeploy[1]", "must be an object with the keys annotations, args, backoffLimit, command, env, image, manifest, name, rerun, resources, timeout, wave; Pulumi.dev.yaml sets it to a string"},
+		}, "pulumi-jobs:preDeploy[1]", "must be an object with the keys annotations, args, backoffLimit, command, env, image, manifest, name, pod, rerun, resources, timeout, wave; Pulumi.dev.yaml sets it to a string"},
 		{"env value not a string", "dev", func(d *draft) { d.app["env"] = map[string]any{"PORT": 8080} },
 			"pulumi-jobs:app.env", `must be a map of strings to strings (quote numbers and booleans in YAML, e.g. "8080"), got {"PORT":8080}`},
 		{"plaintext databaseUrl", "dev", func(d *draft) { d.values[config.Key(config.KeyDatabaseURL)] = "postgres://x" },
@@ -201,9 +201,9 @@ func TestValidation(t *testing.T) {
 
 		// Values that cannot be parsed name the stack file.
 		{"app set as a plain string", "dev", func(d *draft) { d.app = nil; d.raw[config.Key(config.KeyApp)] = "name: shop" },
-			"pulumi-jobs:app", "must be an object with the keys chart, env, image, manifests, name, port, readinessPath, replicas, resources, but its value in Pulumi.dev.yaml cannot be parsed (parsing name: shop: invalid character 'a' in literal null (expecting 'u')); write it there as YAML under pulumi-jobs:app, or set single fields with pulumi config set --path"},
+			"pulumi-jobs:app", "must be an object with the keys chart, env, image, livenessProbe, manifests, name, pod, port, readinessPath, readinessProbe, replicas, resources, startupProbe, but its value in Pulumi.dev.yaml cannot be parsed (parsing name: shop: invalid character 'a' in literal null (expecting 'u')); write it there as YAML under pulumi-jobs:app, or set single fields with pulumi config set --path"},
 		{"app set as a list", "staging", func(d *draft) { d.app = nil; d.raw[config.Key(config.KeyApp)] = `["shop"]` },
-			"pulumi-jobs:app", "must be an object with the keys chart, env, image, manifests, name, port, readinessPath, replicas, resources; Pulumi.staging.yaml sets it to a list"},
+			"pulumi-jobs:app", "must be an object with the keys chart, env, image, livenessProbe, manifests, name, pod, port, readinessPath, readinessProbe, replicas, resources, startupProbe; Pulumi.staging.yaml sets it to a list"},
 		{"postDeploy broken", "dev", func(d *draft) { d.raw[config.Key(config.KeyPostDeploy)] = "- name: smoke" },
 			"pulumi-jobs:postDeploy", `must be a list of job objects (each with at least name and command), but its value in Pulumi.dev.yaml cannot be parsed (parsing - name: smoke: invalid character ' ' in numeric literal); write it there as YAML under pulumi-jobs:postDeploy, or set single fields with pulumi config set --path`},
 		{"gitops broken", "dev", func(d *draft) { d.raw[config.Key(config.KeyGitOps)] = "repository: x" },

@@ -122,7 +122,11 @@ func decode(p *check.Problems, key string, raw any, dst reflect.Value) {
 		for _, k := range check.SortedKeys(m) {
 			i, ok := fields[k]
 			if !ok {
-				p.Add(key+"."+k, "unknown key of a Kubernetes %s; %s", dst.Type().Name(), validKeys(k, names))
+				what := "a Kubernetes " + dst.Type().Name()
+				if dst.Type() == reflect.TypeFor[Settings]() {
+					what = "a pod block"
+				}
+				p.Add(key+"."+k, "unknown key of %s; %s", what, validKeys(k, names))
 				continue
 			}
 			decode(p, key+"."+k, m[k], dst.Field(i))
@@ -220,6 +224,12 @@ func validKeys(k string, names []string) string {
 	}
 	if bestDist >= 0 && bestDist <= 2 {
 		return fmt.Sprintf("did you mean %s?", best)
+	}
+	for _, n := range names {
+		// A shortened key: serviceAccount for serviceAccountName.
+		if len(k) >= 4 && strings.HasPrefix(strings.ToLower(n), strings.ToLower(k)) {
+			return fmt.Sprintf("did you mean %s?", n)
+		}
 	}
 	return "the valid keys are " + strings.Join(names, ", ")
 }

@@ -118,7 +118,7 @@ func TestDecode(t *testing.T) {
 		want     []check.Problem
 	}{
 		{"unknown key, near one", `{"serviceAcountName": "x"}`,
-			[]check.Problem{{Key: "pod.serviceAcountName", Message: "unknown key of a Kubernetes Settings; did you mean serviceAccountName?"}}},
+			[]check.Problem{{Key: "pod.serviceAcountName", Message: "unknown key of a pod block; did you mean serviceAccountName?"}}},
 		{"unknown key of a Kubernetes type", `{"volumes": [{"name": "a", "secret": {"secretNam": "b"}}]}`,
 			[]check.Problem{{Key: "pod.volumes[0].secret.secretNam", Message: "unknown key of a Kubernetes SecretVolumeSource; did you mean secretName?"}}},
 		{"wrong kinds", `{"tolerations": {"key": "a"}, "nodeSelector": {"pool": 1}, "automountServiceAccountToken": "yes", "podSecurityContext": {"runAsUser": 1.5}}`,
