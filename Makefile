@@ -258,3 +258,7 @@ $(BIN)/crictl: tools/node/crictl/go.mod tools/node/crictl/go.sum
 $(NODE_IMAGES): tools/images/go.mod tools/images/go.sum $(wildcard tools/images/*.go tools/images/cmd/*/*.go)
 	@mkdir -p $(STATE) && start=$$(date +%s); cd tools/images && GOWORK=off go run . -out $@ || exit 1; \
 	echo "built $(NODE_IMAGES) in $$(( $$(date +%s) - start ))s"
+
+.PHONY: node-up
+node-up: tools node $(STATE)/kwok.yaml ## a local cluster with one real node and PostgreSQL, in the foreground: Ctrl-C stops it and removes everything it started
+	@go run ./tests/localcluster/cmd/realnode -bin $(BIN) -kwok-config $(STATE)/kwok.yaml -images $(NODE_IMAGES) -dir $(STATE)/real-node
