@@ -64,6 +64,11 @@ type Hooks struct {
 	// (a Secret with a generated password keeps its first value), and
 	// hooks this release keeps as the last one applied them.
 	Once []bool
+	// Triggers are, per object, the revision it is created for when its
+	// delete policy deletes it once its phase succeeded (hook-succeeded):
+	// the next revision that runs it creates it again (its resource is
+	// replaced), though its content is the same. Empty for the others.
+	Triggers []string
 }
 
 // hookRun is a hook as one release registers it.
@@ -386,6 +391,11 @@ func planHooks(p *check.Problems, key string, args *Args, plan *Plan, hooks []ho
 			}
 			extra.Objects = append(extra.Objects, o)
 			extra.Once = append(extra.Once, hook.OnceOnly(h.Hook) || h.Keep)
+			trigger := ""
+			if !h.Keep && hasPolicy(h.DeletePolicies, PolicySucceeded) {
+				trigger = h.Trigger
+			}
+			extra.Triggers = append(extra.Triggers, trigger)
 		}
 	}
 	// Merge by wave number with the jobs of the args (jobs.Unique checks

@@ -124,3 +124,31 @@ func countRef(refs []ownership.Ref, ref ownership.Ref) int {
 	}
 	return n
 }
+
+// TestHookSucceededObjectCreatedEachRun: a hook object that its policy
+// deletes once its phase succeeded (hook-succeeded) is created again by
+// every revision that runs it, though its content is the same: its
+// resource is replaced, the old one deleted first (its name is fixed),
+// when the revision changes. An object without the policy is updated in
+// place.
+func TestHookSucceededObjectCreatedEachRun(t *testing.T) {
+	const identity = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$kubernetes:core/v1:ServiceAccount::contract-hook-contract/migrator"
+	dir := contractChart(t)
+	p := &check.Problems{}
+	install := release.NewPlan(p, "contract", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, contractArgs(dir, nil))
+	require.NoError(t, install.RenderChart(nil, nil, ""))
+	assert.Equal(t, []string{"1"}, install.PreHooks.Triggers)
+
+	args := contractArgs(dir, nil)
+	args.Image = pulumi.String("ghcr.io/acme/contract:1.0.1")
+	upgrade := release.NewPlan(p, "contract", vocab.Stack{Name: "dev", Project: "pulumi-jobs"}, args)
+	require.NoError(t, upgrade.RenderChart(install.Record(), nil, ""))
+	assert.Equal(t, []string{"2"}, upgrade.PreHooks.Triggers, "the upgrade creates the identity again")
+	require.Empty(t, p.List)
+
+	r := runProgram(t, "dev", newRelease("contract", contractArgs(dir, &fakeCluster{})))
+	rpc := r.get(t, identity).RegisterRPC
+	require.NotNil(t, rpc.GetReplacementTrigger())
+	assert.Equal(t, "1", rpc.GetReplacementTrigger().GetStringValue())
+	assert.True(t, rpc.GetDeleteBeforeReplace())
+}

@@ -264,6 +264,12 @@ func registerHooks(ctx *pulumi.Context, name, phase string, h Hooks, opts ...pul
 		if h.Once[i] {
 			o = append(o, pulumi.IgnoreChanges(contentFields()))
 		}
+		if i < len(h.Triggers) && h.Triggers[i] != "" {
+			// Deleted after its phase by its policy: each revision that
+			// runs it creates it anew (its name is fixed: the old one goes
+			// first, if anything is left of it).
+			o = append(o, pulumi.ReplacementTrigger(pulumi.String(h.Triggers[i])), pulumi.DeleteBeforeReplace(true))
+		}
 		// Before 0.3 a hook object was named from its phase; this finds it.
 		o = append(o, pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(yamlName(name+"-"+phase, obj))}}))
 		res, err := yaml.ParseYamlObjects(ctx, []map[string]any{obj.Obj}, nil, name+"-hook", o...)
