@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -89,6 +91,22 @@ func startRealNode(t *testing.T) *realNode {
 	pg, err := localcluster.StartPostgres(ctx, filepath.Join(dir, "postgres"), realNodePGPort, localcluster.PodCIDR)
 	require.NoError(t, err)
 	t.Cleanup(pg.Stop)
+
+	// An interrupt ends the test process without cleanups (TestMain stops
+	// the shared cluster and exits): stop the node first.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sig:
+			node.Stop()
+			pg.Stop()
+			cluster.Stop()
+		case <-done:
+		}
+	}()
+	t.Cleanup(func() { signal.Stop(sig); close(done) })
 
 	ne := *e
 	ne.cluster = cluster

@@ -161,7 +161,7 @@ type daemon struct {
 }
 
 // StartNode starts a real node in cluster c, keeping its files under dir,
-// and imports the image archive images (`make node-images`) into its
+// and imports the image archive images (`make node`) into its
 // runtime. Stop must be called, pass or fail; Stop also runs when StartNode
 // fails.
 func StartNode(ctx context.Context, c *Cluster, dir, images string) (*Node, error) {
@@ -169,10 +169,7 @@ func StartNode(ctx context.Context, c *Cluster, dir, images string) (*Node, erro
 		return nil, fmt.Errorf("the real node needs: %s", strings.Join(missing, ", "))
 	}
 	if _, err := os.Stat(images); err != nil {
-		return nil, fmt.Errorf("the real node's images: %w (make node-images)", err)
-	}
-	if err := claimHost(c.bin, dir); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the real node's images: %w (make node)", err)
 	}
 	host, err := os.Hostname()
 	if err != nil {
@@ -184,6 +181,9 @@ func StartNode(ctx context.Context, c *Cluster, dir, images string) (*Node, erro
 		return nil, fmt.Errorf("the hostname %s does not resolve (%v): the API server could not reach the kubelet; add it to /etc/hosts", n.Name, err)
 	}
 	if n.HostIP, err = defaultRouteIP(); err != nil {
+		return nil, err
+	}
+	if err := claimHost(c.bin, dir); err != nil {
 		return nil, err
 	}
 	for _, s := range sysctls {
