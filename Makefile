@@ -262,3 +262,7 @@ $(NODE_IMAGES): tools/images/go.mod tools/images/go.sum $(wildcard tools/images/
 .PHONY: node-up
 node-up: tools node $(STATE)/kwok.yaml ## a local cluster with one real node and PostgreSQL, in the foreground: Ctrl-C stops it and removes everything it started
 	@go run ./tests/localcluster/cmd/realnode -bin $(BIN) -kwok-config $(STATE)/kwok.yaml -images $(NODE_IMAGES) -dir $(STATE)/real-node
+
+.PHONY: node-clean
+node-clean: ## remove what a real node left on this machine when its process was killed (the next start does it too)
+	@go run ./tests/localcluster/cmd/realnode -bin $(BIN) -clean

@@ -189,6 +189,10 @@ func StartNode(ctx context.Context, c *Cluster, dir, images string) (*Node, erro
 	for _, s := range sysctls {
 		if b, err := os.ReadFile("/proc/sys/" + s); err == nil {
 			n.saved[s] = strings.TrimSpace(string(b))
+			// Recorded too, for a cleanup after a process that was killed.
+			if err := recordLine("sysctl " + s + "=" + n.saved[s]); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if err := n.start(ctx, images); err != nil {
@@ -458,8 +462,9 @@ func (c *Cluster) deleteNode(name string) {
 // claimHost makes this process the owner of the machine's real node, whose
 // files are under dir. A node left by a process that is gone (killed, timed
 // out) is cleaned up first; a node of a process that still runs is an error.
-// The owner file holds the owner's pid, the node's directory, then the pid
-// of each daemon.
+// The owner file holds the owner's pid, the node's directory, then the
+// kernel settings as they were ("sysctl <name>=<value>") and the pid of
+// each daemon.
 func claimHost(bin, dir string) error {
 	if b, err := os.ReadFile(ownerFile); err == nil {
 		lines := strings.Split(strings.TrimSpace(string(b)), "\n")
@@ -471,8 +476,13 @@ func claimHost(bin, dir string) error {
 		if len(lines) > 1 && strings.HasPrefix(lines[1], "/") {
 			staleDir = lines[1]
 		}
+		var restore []string
 		if len(lines) > 2 {
 			for _, l := range lines[2:] {
+				if setting, ok := strings.CutPrefix(l, "sysctl "); ok {
+					restore = append(restore, setting)
+					continue
+				}
 				if pid, err := strconv.Atoi(l); err == nil && alive(pid) {
 					_ = syscall.Kill(-pid, syscall.SIGKILL)
 					_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -480,17 +490,38 @@ func claimHost(bin, dir string) error {
 			}
 		}
 		cleanupHost(bin, staleDir)
+		for _, r := range restore {
+			if name, value, ok := strings.Cut(r, "="); ok && slices.Contains(sysctls, name) {
+				_ = os.WriteFile("/proc/sys/"+name, []byte(value), 0o644)
+			}
+		}
 	}
 	return os.WriteFile(ownerFile, []byte(fmt.Sprintf("%d\n%s\n", os.Getpid(), dir)), 0o644)
 }
 
-func recordPid(pid int) error {
+// CleanStale removes what a real node left on this machine when the process
+// that ran it is gone (killed, interrupted, timed out): it says whether
+// there was one. A node whose process still runs is an error.
+func CleanStale(bin string) (bool, error) {
+	if _, err := os.Stat(ownerFile); err != nil {
+		return false, nil
+	}
+	if err := claimHost(bin, ""); err != nil {
+		return false, err
+	}
+	return true, os.Remove(ownerFile)
+}
+
+func recordPid(pid int) error { return recordLine(strconv.Itoa(pid)) }
+
+// recordLine appends line to the owner file.
+func recordLine(line string) error {
 	f, err := os.OpenFile(ownerFile, os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("recording pid %d in %s: %w", pid, ownerFile, err)
+		return fmt.Errorf("recording %q in %s: %w", line, ownerFile, err)
 	}
 	defer f.Close()
-	_, err = fmt.Fprintf(f, "%d\n", pid)
+	_, err = fmt.Fprintln(f, line)
 	return err
 }
 

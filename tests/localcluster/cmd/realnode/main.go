@@ -1,7 +1,8 @@
 // Command realnode starts a local cluster with one real node (and kwok's
 // simulated nodes) and PostgreSQL, prints how to reach them, and on SIGINT or
 // SIGTERM stops them and removes everything they started. `make node-up`
-// runs it in the foreground.
+// runs it in the foreground; with -clean (`make node-clean`) it only removes
+// what a real node whose process is gone left behind.
 //
 //	realnode -bin bin -kwok-config .state/kwok.yaml -images .state/node-images.tar -dir .state/real-node
 package main
@@ -27,7 +28,24 @@ func main() {
 	dir := flag.String("dir", ".state/real-node", "where the cluster, the node and PostgreSQL keep their files")
 	nodes := flag.Int("nodes", 3, "how many simulated nodes beside the real one")
 	pgPort := flag.Int("postgres-port", 55432, "PostgreSQL's port")
+	clean := flag.Bool("clean", false, "only remove what a real node whose process is gone left on this machine")
 	flag.Parse()
+	if *clean {
+		abs, err := filepath.Abs(*bin)
+		if err == nil {
+			var stale bool
+			if stale, err = localcluster.CleanStale(abs); err == nil {
+				if stale {
+					fmt.Println("removed what a stopped real node had left on this machine")
+				} else {
+					fmt.Println("no real node was left on this machine")
+				}
+				return
+			}
+		}
+		fmt.Fprintln(os.Stderr, "realnode:", err)
+		os.Exit(1)
+	}
 	if err := run(*bin, *kwokConfig, *images, *dir, *nodes, *pgPort); err != nil {
 		fmt.Fprintln(os.Stderr, "realnode:", err)
 		os.Exit(1)
