@@ -100,8 +100,8 @@ func startRealNode(t *testing.T) *realNode {
 	go func() {
 		select {
 		case <-sig:
-			node.Stop()
 			pg.Stop()
+			node.Stop()
 			cluster.Stop()
 		case <-done:
 		}

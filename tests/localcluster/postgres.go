@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -95,20 +96,30 @@ func StartPostgres(ctx context.Context, dir string, port int, podCIDR string) (*
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("initdb: %w\n%s", err, out)
 	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("port %d is taken: a PostgreSQL of an earlier run may still be there (its data directory is below %s)", port, os.TempDir())
+	}
 	hba := fmt.Sprintf("local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all %s scram-sha-256\n", podCIDR)
 	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(hba), 0o600); err != nil {
 		return nil, err
 	}
 	p.cmd = exec.Command(filepath.Join(postgresBin(), "postgres"), "-D", data, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=*", "-c", "unix_socket_directories="+dir, "-c", "fsync=off")
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred.Credential, Setpgid: true}
+	// A fast shutdown when this process dies without Stop (killed,
+	// interrupted): the signal is tied to the thread that starts it, which
+	// the Go runtime keeps for the life of the process once unlocked.
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred.Credential, Setpgid: true, Pdeathsig: syscall.SIGINT}
 	p.cmd.Dir = dir
 	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
 	if err != nil {
 		return nil, err
 	}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	if err := p.cmd.Start(); err != nil {
+	runtime.LockOSThread()
+	err = p.cmd.Start()
+	runtime.UnlockOSThread()
+	if err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("starting postgres: %w", err)
 	}
