@@ -186,3 +186,103 @@ func TestPodSettings(t *testing.T) {
 		return err == nil && dep.Spec.Replicas != nil && *dep.Spec.Replicas == 2
 	}, 30*time.Second, time.Second, "replicas set: the release's count")
 }
+
+// podSettingsYAML is a Pulumi YAML program whose Release sets pod blocks:
+// the component provider reads them into Kubernetes' own types, which the
+// schema refers to in pulumi-kubernetes' (its project name is the example
+// whose stack newCLIStack initialised).
+const podSettingsYAML = `name: release-yaml
+runtime: yaml
+config:
+  namespace:
+    type: string
+resources:
+  shop:
+    type: pulumi-jobs:index:Release
+    properties:
+      namespace: ${namespace}
+      image: ghcr.io/acme/shop:1.4.2
+      pod:
+        imagePullSecrets:
+          - name: registry-credentials
+        tolerations:
+          - key: dedicated
+            operator: Equal
+            value: batch
+            effect: NoSchedule
+        volumes:
+          - name: ca
+            configMap:
+              name: ca-bundle
+              optional: true
+      app:
+        name: shop
+        livenessProbe:
+          httpGet:
+            path: /livez
+            port: http
+          periodSeconds: 10
+      preDeploy:
+        - name: migrate
+          command: ["/app/shop", "migrate"]
+          annotations:
+            pod-complete.stage.kwok.x-k8s.io/delay: 1s
+          pod:
+            env:
+              - name: DB_PASSWORD
+                valueFrom:
+                  secretKeyRef:
+                    name: shop-db
+                    key: password
+                    optional: true
+            volumeMounts:
+              - name: ca
+                mountPath: /etc/ssl/custom
+                readOnly: true
+            podSecurityContext:
+              runAsUser: 1000
+            sidecars:
+              - name: cloud-sql-proxy
+                image: gcr.io/cloud-sql-connectors/cloud-sql-proxy:2.14.0
+                args: ["--port=5432"]
+`
+
+// TestPodSettingsFromYAML: a Pulumi YAML program sets pod blocks on the
+// component through the component provider (Kubernetes' types from
+// pulumi-kubernetes' schema), and they reach the cluster.
+func TestPodSettingsFromYAML(t *testing.T) {
+	e := setup(t)
+	ns := "pod-settings-yaml"
+	s := newCLIStack(t, e, "release-yaml", map[string]string{"namespace": ns})
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "Pulumi.yaml"), []byte(podSettingsYAML), 0o644))
+	_, err := s.up(t)
+	require.NoError(t, err)
+
+	migrate := jobOf(t, e, ns, "migrate")
+	assert.True(t, complete(migrate), "the migration completed")
+	spec := migrate.Spec.Template.Spec
+	assert.Equal(t, []corev1.LocalObjectReference{{Name: "registry-credentials"}}, spec.ImagePullSecrets)
+	assert.Equal(t, []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "batch", Effect: corev1.TaintEffectNoSchedule}}, spec.Tolerations)
+	require.Len(t, spec.Volumes, 2)
+	assert.Equal(t, "ca", spec.Volumes[1].Name)
+	require.NotNil(t, spec.Volumes[1].ConfigMap)
+	assert.Equal(t, "ca-bundle", spec.Volumes[1].ConfigMap.Name)
+	require.NotNil(t, spec.SecurityContext.RunAsUser)
+	assert.Equal(t, int64(1000), *spec.SecurityContext.RunAsUser)
+	assert.Equal(t, true, *spec.SecurityContext.RunAsNonRoot, "restricted's fields stay")
+	c := spec.Containers[0]
+	assert.Contains(t, c.Env, corev1.EnvVar{Name: "DB_PASSWORD", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+		LocalObjectReference: corev1.LocalObjectReference{Name: "shop-db"}, Key: "password", Optional: ptrTo(true)}}})
+	assert.Contains(t, c.VolumeMounts, corev1.VolumeMount{Name: "ca", MountPath: "/etc/ssl/custom", ReadOnly: true})
+	require.Len(t, spec.InitContainers, 1)
+	assert.Equal(t, "cloud-sql-proxy", spec.InitContainers[0].Name)
+	assert.Equal(t, corev1.ContainerRestartPolicyAlways, *spec.InitContainers[0].RestartPolicy)
+
+	dep, err := e.cluster.Client.AppsV1().Deployments(ns).Get(context.Background(), "shop", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, []corev1.LocalObjectReference{{Name: "registry-credentials"}}, dep.Spec.Template.Spec.ImagePullSecrets)
+	require.NotNil(t, dep.Spec.Template.Spec.Containers[0].LivenessProbe)
+	assert.Equal(t, "/livez", dep.Spec.Template.Spec.Containers[0].LivenessProbe.HTTPGet.Path)
+}
+
+func ptrTo[T any](v T) *T { return &v }

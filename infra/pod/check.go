@@ -44,8 +44,13 @@ func ReservedLabels() []string {
 // sets it.
 func (s *Settings) Check(p *check.Problems, key string, sc Scope) {
 	if s == nil {
-		return
+		if sc.Base == nil {
+			return
+		}
+		// The release's block still meets this job's or app's own env and name.
+		s = &Settings{}
 	}
+	checkBase(p, key, s, sc)
 	if s.ServiceAccountName != "" {
 		check.Name(p, key+".serviceAccountName", s.ServiceAccountName, validation.IsDNS1123Subdomain)
 	}
@@ -343,4 +348,32 @@ func str(s *string) string {
 		return ""
 	}
 	return *s
+}
+
+// checkBase refuses what the block s is merged over (sc.Base) brings that
+// clashes with the job or app itself: an env entry of the release's that
+// its env (the map) sets too, a sidecar of the release's with the main
+// container's name. Entries s replaces by name are s's to answer for.
+func checkBase(p *check.Problems, key string, s *Settings, sc Scope) {
+	if sc.Base == nil {
+		return
+	}
+	parent := strings.TrimSuffix(key, ".pod")
+	own := map[string]bool{}
+	for _, e := range s.Env {
+		own[e.Name] = true
+	}
+	for _, e := range sc.Base.Env {
+		if _, dup := sc.Env[e.Name]; dup && !own[e.Name] {
+			p.Add(parent+".env."+e.Name, "is also set by the release's pod.env; set it in one place")
+		}
+	}
+	for _, c := range s.Sidecars {
+		own["sidecar "+c.Name] = true
+	}
+	for _, c := range sc.Base.Sidecars {
+		if sc.Main != "" && c.Name == sc.Main && !own["sidecar "+c.Name] {
+			p.Add(parent+".name", "%q is also the name of a sidecar of the release's pod; rename one", c.Name)
+		}
+	}
 }

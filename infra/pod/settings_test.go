@@ -227,6 +227,12 @@ func TestCheck(t *testing.T) {
 				{Key: "pod.volumes[0].hostPath", Message: "restricted volume types (volume \"host\" uses restricted volume type \"hostPath\"): use a volume type restricted allows: configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected or secret; the namespace enforces Pod Security restricted"},
 				{Key: "pod.podSecurityContext.runAsUser", Message: "runAsUser=0 (pod must not set runAsUser=0): remove it or set a user ID other than 0, e.g. 1000 (and use an image that runs as that user); the namespace enforces Pod Security restricted"},
 			}},
+		{"the release's env and sidecars meet a job's own", `{}`, pod.Scope{Main: "migrate", Env: map[string]string{"LOG": "debug", "A": "1"},
+			Base: &pod.Settings{Env: []corev1.EnvVar{{Name: "LOG", Value: ptr("info")}, {Name: "B"}}, Sidecars: []corev1.Container{{Name: "migrate", Image: ptr("x:1")}}}},
+			[]check.Problem{
+				{Key: "preDeploy[0].env.LOG", Message: "is also set by the release's pod.env; set it in one place"},
+				{Key: "preDeploy[0].name", Message: `"migrate" is also the name of a sidecar of the release's pod; rename one`},
+			}},
 		{"not restricted: allowed", `{"volumes": [{"name": "host", "hostPath": {"path": "/var/run"}}], "sidecars": [{"name": "p", "image": "x:1", "securityContext": {"privileged": true}}]}`,
 			pod.Scope{}, nil},
 	}
@@ -239,7 +245,11 @@ func TestCheck(t *testing.T) {
 			pod.Decode(dp, "pod", raw, s)
 			require.Empty(t, dp.List)
 			p := &check.Problems{}
-			s.Check(p, "pod", c.scope)
+			key := "pod"
+			if c.scope.Base != nil && c.scope.Main != "" {
+				key = "preDeploy[0].pod" // a job's block
+			}
+			s.Check(p, key, c.scope)
 			assert.Equal(t, c.want, p.List)
 		})
 	}
