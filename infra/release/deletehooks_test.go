@@ -79,6 +79,7 @@ func TestDeleteHooksRegistrations(t *testing.T) {
 	assert.Contains(t, post.RegisterRPC.GetDependencies(), drainNamespace, "the namespace is deleted after the post-delete hooks ran")
 	assert.NotContains(t, post.RegisterRPC.GetDependencies(), drainDeployment)
 	assert.Contains(t, r.get(t, drainRecord).RegisterRPC.GetDependencies(), drainPostDelete)
+	assert.Contains(t, pre.RegisterRPC.GetDependencies(), drainRecord, "a destroy that the pre-delete hooks stop leaves the record")
 
 	assert.Equal(t, "pre-delete", pre.Inputs["event"].StringValue())
 	assert.Equal(t, "drain", pre.Inputs["release"].StringValue())
@@ -101,6 +102,7 @@ func TestDeleteHooksRegistrations(t *testing.T) {
 
 	record := r.get(t, drainRecord).Inputs["metadata"].ObjectValue()["annotations"].ObjectValue()
 	assert.Equal(t, "pre-delete,post-delete", record["pulumi-jobs/delete-hooks"].StringValue())
+	assert.Equal(t, "true", record["pulumi.com/patchForce"].StringValue(), "a record a half-way destroy dropped from the state is written again")
 }
 
 // TestDeleteHooksDropped: a chart that had delete hooks at its last

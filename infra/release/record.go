@@ -214,10 +214,17 @@ func hookSpec(h hook.Hook, args *Args) string {
 // chart is an upgrade from this one. A release that fails or is
 // interrupted before leaves the last record as it was, so the next one
 // plans the same release again, and runs what did not complete.
-func registerRecord(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) error {
+//
+// It takes the fields of the record in the cluster with patchForce: a
+// destroy that stopped half-way (a failing hook, an object that would not
+// go) may have dropped the record from the stack's state, as the
+// namespace it is deleted with was to go, and left it in the cluster,
+// where the next up, an upgrade, writes it again.
+func registerRecord(ctx *pulumi.Context, name string, plan Plan, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.Resource, error) {
 	ann := plan.MarksOf(recordRef(nsOf(plan.Args), plan.App.Name))
 	maps.Copy(ann, plan.record.annotations())
-	_, err := corev1.NewConfigMap(ctx, name+"-chart-record", &corev1.ConfigMapArgs{
+	ann[AnnotationPatchForce] = "true"
+	res, err := corev1.NewConfigMap(ctx, name+"-chart-record", &corev1.ConfigMapArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			Name:        pulumi.String(RecordName(plan.App.Name)),
 			Namespace:   namespace,
@@ -226,7 +233,7 @@ func registerRecord(ctx *pulumi.Context, name string, plan Plan, namespace pulum
 		},
 	}, opts...)
 	if err != nil {
-		return fmt.Errorf("registering the chart record of release %q: %w", name, err)
+		return nil, fmt.Errorf("registering the chart record of release %q: %w", name, err)
 	}
-	return nil
+	return res, nil
 }

@@ -210,6 +210,10 @@ type Plan struct {
 	// Ran are a chart's hook Jobs that ran for an earlier revision and do
 	// not run in this release, as its record says.
 	Ran []RanHook
+	// PreDelete and PostDelete are a chart's pre-delete and post-delete
+	// hooks, which the release's destroy runs: before the app's objects
+	// are deleted, and after (deletehook).
+	PreDelete, PostDelete DeleteEvent
 	// Owner is the mark (ownership.Annotation) on every object the
 	// release creates: "<project>/<stack>/<release name>".
 	Owner string
@@ -225,12 +229,10 @@ type Plan struct {
 	name  string
 	stack vocab.Stack
 	// record is what a chart's release leaves in the cluster once it has
-	// PreDelete and PostDelete are a chart's pre-delete and post-delete
-	// hooks, which the release's destroy runs: before the app's objects
-	// are deleted, and after (deletehook).
-	PreDelete, PostDelete DeleteEvent
 	// succeeded (planChart); nil for an app that is not a chart.
 	record *Record
+	// hadDeleteHooks are the delete events the last release's record lists.
+	hadDeleteHooks []string
 	// cluster is the release's cluster as resolve found it; nil when it
 	// has none to ask.
 	cluster *rest.Config
@@ -246,8 +248,6 @@ type AppPlan struct {
 	Replicas      int
 	Port          int
 	Env           map[string]string
-	// hadDeleteHooks are the delete events the last release's record lists.
-	hadDeleteHooks []string
 	ReadinessPath string
 	// ReplicasSet says that app.replicas is set: the Deployment's spec sets
 	// Replicas. Otherwise it leaves the count to the cluster (an HPA), and
@@ -454,6 +454,24 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	}
 	r.Namespace = namespace
 
+	// A chart's delete hooks run on destroy (deletehook): the post-delete
+	// ones once everything else of the release is deleted, as all of it
+	// depends on their resource (which depends on the namespace, deleted
+	// after it); the pre-delete ones before anything is, as their resource
+	// depends on all of it (registered below).
+	var preDelete *DeleteEvent
+	for _, e := range deleteEvents(plan) {
+		if e.Event == deletehook.PreDelete {
+			preDelete = &e
+			continue
+		}
+		post, err := registerDeleteHooks(ctx, name, plan, e, namespace, childOpts...)
+		if err != nil {
+			return nil, err
+		}
+		childOpts = append(slices.Clip(childOpts), pulumi.DependsOn([]pulumi.Resource{post}))
+	}
+
 	var databaseSecret pulumi.StringInput
 	if args.DatabaseURL != nil {
 		secret, err := corev1.NewSecret(ctx, name+"-database", &corev1.SecretArgs{
@@ -478,24 +496,6 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		o = append(o, pulumi.Aliases([]pulumi.Alias{{Type: pulumi.String(legacyType)}}))
 		return jobs.NewFromPlan(ctx, jobsName, &jobs.Args{
 			Namespace: namespace, Image: args.Image, ReleaseID: args.ReleaseID, Jobs: list,
-	// A chart's delete hooks run on destroy (deletehook): the post-delete
-	// ones once everything else of the release is deleted, as all of it
-	// depends on their resource (which depends on the namespace, deleted
-	// after it); the pre-delete ones before anything is, as their resource
-	// depends on all of it (registered below).
-	var preDelete *DeleteEvent
-	for _, e := range deleteEvents(plan) {
-		if e.Event == deletehook.PreDelete {
-			preDelete = &e
-			continue
-		}
-		post, err := registerDeleteHooks(ctx, name, plan, e, namespace, childOpts...)
-		if err != nil {
-			return nil, err
-		}
-		childOpts = append(slices.Clip(childOpts), pulumi.DependsOn([]pulumi.Resource{post}))
-	}
-
 			DatabaseSecret: databaseSecret, Resources: &plan.App.Resources, Phase: label, PartOf: plan.App.Name,
 			FillPodSecurity: &plan.CreateNamespace, Owner: plan.Owner, Pod: args.Pod,
 		}, waves, o...)
@@ -529,6 +529,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		return nil, err
 	}
 	deleteSucceeded(ctx, name, plan, plan.PostDeletions, r.PostDeploy, postHooks)
+	var record pulumi.Resource
 	if plan.record != nil {
 		recordOpts := append(slices.Clip(childOpts),
 			pulumi.DependsOn(r.App.Children()), pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()))
@@ -538,7 +539,20 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 			// stops half-way leaves the next up an upgrade.
 			recordOpts = append(recordOpts, pulumi.DeletedWith(nsResource))
 		}
-		if err := registerRecord(ctx, name, plan, namespace, recordOpts...); err != nil {
+		if record, err = registerRecord(ctx, name, plan, namespace, recordOpts...); err != nil {
+			return nil, err
+		}
+	}
+	if preDelete != nil {
+		// It depends on the record too: a destroy that its pre-delete
+		// hooks stop leaves the record, in the cluster and in the state.
+		deps := []pulumi.Resource{}
+		if record != nil {
+			deps = append(deps, record)
+		}
+		if _, err := registerDeleteHooks(ctx, name, plan, *preDelete, namespace, append(slices.Clip(childOpts),
+			pulumi.DependsOn(preHooks), pulumi.DependsOn(r.PreDeploy.Children()), pulumi.DependsOn(r.App.Children()),
+			pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()), pulumi.DependsOn(deps))...); err != nil {
 			return nil, err
 		}
 	}
@@ -553,13 +567,6 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	r.PreDeployJobs = r.PreDeploy.JobNames
 	r.PostDeployJobs = r.PostDeploy.JobNames
 	if err := ctx.RegisterResourceOutputs(r, pulumi.Map{
-	if preDelete != nil {
-		if _, err := registerDeleteHooks(ctx, name, plan, *preDelete, namespace, append(slices.Clip(childOpts),
-			pulumi.DependsOn(preHooks), pulumi.DependsOn(r.PreDeploy.Children()), pulumi.DependsOn(r.App.Children()),
-			pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()))...); err != nil {
-			return nil, err
-		}
-	}
 		"namespace":      r.Namespace,
 		"deploymentName": r.DeploymentName,
 		"serviceName":    r.ServiceName,
