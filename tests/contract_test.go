@@ -1,6 +1,8 @@
 package tests
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"os"
@@ -45,8 +47,8 @@ var (
 // CRD (what a chart gates its ServiceMonitor on), removed when the test ends.
 func installServiceMonitorCRD(t *testing.T, dyn dynamic.Interface) {
 	t.Helper()
-	file := filepath.Join(t.TempDir(), "servicemonitors.yaml")
-	require.NoError(t, os.WriteFile(file, []byte(`apiVersion: apiextensions.k8s.io/v1
+	file := filepath.Join(t.TempDir(), "servicemonitors.yaml.gz")
+	require.NoError(t, writeGzip(file, []byte(`apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
   name: servicemonitors.monitoring.coreos.com
@@ -59,8 +61,21 @@ spec:
       served: true
       storage: true
       schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
-`), 0o644))
+`)))
 	installOperatorCRD(t, dyn, file)
+}
+
+// writeGzip writes data gzipped to file, as installOperatorCRD reads it.
+func writeGzip(file string, data []byte) error {
+	var b bytes.Buffer
+	z := gzip.NewWriter(&b)
+	if _, err := z.Write(data); err != nil {
+		return err
+	}
+	if err := z.Close(); err != nil {
+		return err
+	}
+	return os.WriteFile(file, b.Bytes(), 0o644)
 }
 
 // contractClients are the clients a contract test reads the cluster with.
@@ -110,7 +125,10 @@ func exists(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionResource
 //     not after a refresh, not on the next up; a state that lost the
 //     migration's kept run imports it from the cluster instead of running it;
 //   - the chart's genCA certificate is not rotated by an up that changes
-//     nothing (the upgrade is decided from the inputs).
+//     nothing (the upgrade is decided from the inputs);
+//   - destroy runs the pre-delete drain before the app's objects are
+//     deleted and the post-delete farewell after, as Helm's uninstall does;
+//     a failing drain stops the destroy with the app intact.
 func TestHelmContract(t *testing.T) {
 	e := setup(t)
 	ctx := context.Background()
@@ -120,7 +138,8 @@ func TestHelmContract(t *testing.T) {
 
 	r := newStack(t, e, "dev")
 	copyTree(t, filepath.Join(e.root, contractChart), filepath.Join(r.workDir, "charts", "contract"))
-	r.write(t, stackConfig{App: map[string]any{"name": "contract", "image": "ghcr.io/acme/contract:1.0.0", "chart": map[string]any{"path": "charts/contract"}}})
+	config := stackConfig{App: map[string]any{"name": "contract", "image": "ghcr.io/acme/contract:1.0.0", "chart": map[string]any{"path": "charts/contract"}}}
+	r.write(t, config)
 	ns := r.namespace
 
 	// Install.
@@ -178,8 +197,7 @@ func TestHelmContract(t *testing.T) {
 	}}
 	_, err = dyn.Resource(widgetGVR).Namespace(other).Create(ctx, widget, metav1.CreateOptions{})
 	require.NoError(t, err)
-	_, err = r.Destroy(ctx)
-	require.NoError(t, err)
+	destroyWithDeleteHooks(t, e, r, config)
 	assert.True(t, exists(t, dyn, crdGVR, "", contractCRD), "destroy leaves the chart's CRD")
 	assert.True(t, exists(t, dyn, widgetGVR, other, "theirs"), "another team's custom resource of its kind survives the destroy")
 
@@ -189,7 +207,8 @@ func TestHelmContract(t *testing.T) {
 // compareContractWithHelm installs the contract chart with Helm's own CLI
 // (bin/helm) in a namespace of its own and checks that Helm did what we
 // did: the ServiceMonitor rendered from the cluster's capabilities, the
-// hook-succeeded identity deleted, the CRD left by an uninstall.
+// hook-succeeded identity deleted, the delete hooks around the uninstall,
+// the CRD left by it.
 func compareContractWithHelm(t *testing.T, e *env, chart string) {
 	t.Helper()
 	helm := helmCommand(t, e)
@@ -201,7 +220,9 @@ func compareContractWithHelm(t *testing.T, e *env, chart string) {
 	assert.True(t, exists(t, dyn, monitorGVR, ns, "contract"), "Helm renders the ServiceMonitor too")
 	_, err := c.CoreV1().ServiceAccounts(ns).Get(context.Background(), contractMigrator, metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "Helm deleted the hook-succeeded identity too: %v", err)
+	w := watchHooks(t, c, ns)
 	helm("uninstall", "contract", "--namespace", ns, "--wait")
+	inOrder(t, w.stop(), "complete "+contractDrain, "deleted deployment contract", "complete "+contractFarewell)
 	assert.True(t, exists(t, dyn, crdGVR, "", contractCRD), "Helm's uninstall leaves the CRD too")
 }
 
