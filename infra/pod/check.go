@@ -5,6 +5,7 @@ import (
 	"path"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
@@ -94,10 +95,8 @@ func labels(p *check.Problems, key string, m map[string]string, reserved []strin
 		for _, msg := range validation.IsValidLabelValue(m[k]) {
 			p.Add(kk, "%q is not a valid label value: %s", m[k], msg)
 		}
-		for _, r := range reserved {
-			if k == r {
-				p.Add(kk, "is set by pulumi-jobs (it selects or identifies the pod); use another label key")
-			}
+		if slices.Contains(reserved, k) {
+			p.Add(kk, "is set by pulumi-jobs (it selects or identifies the pod); use another label key")
 		}
 	}
 }
@@ -327,20 +326,11 @@ func setFields(v any, skip ...string) []string {
 	var out []string
 	for i := range rv.NumField() {
 		f := rv.Type().Field(i)
-		if !rv.Field(i).IsZero() && !contains(skip, f.Name) {
+		if !rv.Field(i).IsZero() && !slices.Contains(skip, f.Name) {
 			out = append(out, f.Name)
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func str(s *string) string {
