@@ -160,4 +160,3 @@ func Build(im Image, files map[string]string) (v1.Image, error) {
 	cfg.Config.WorkingDir = "/app"
 	return mutate.ConfigFile(img, cfg)
 }
-
