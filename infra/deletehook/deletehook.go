@@ -61,6 +61,7 @@ type Hook struct {
 
 // Annotate describes Hook's fields in the schema.
 func (h *Hook) Annotate(a infer.Annotator) {
+	a.Describe(h, "One hook object of a chart's pre-delete or post-delete event, as it runs.")
 	a.Describe(&h.Kind, "The hook object's kind.")
 	a.Describe(&h.Name, "The hook object's name; a Job's runs are named after it with a random suffix.")
 	a.Describe(&h.Source, "The chart template the hook came from.")
