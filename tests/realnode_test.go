@@ -275,6 +275,15 @@ func TestRealNode(t *testing.T) {
 			assert.Equal(t, "v2 schema=2", getThroughService(t, rn, r.namespace), "the old version keeps serving")
 		})
 	}
+
+	t.Run("after the failures, a good release goes through", func(t *testing.T) {
+		// The Jobs podwatch failed are replaced, not updated: nothing of
+		// its patch stands in the way.
+		r.write(t, release("v1", 2, migrate(2)))
+		_, err := r.Up(ctx)
+		require.NoError(t, err, "engine progress:\n%s", r.progress.String())
+		checkReleased(t, rn, r, db, "v1", 2)
+	})
 }
 
 // TestRealNodeYAML: the same fast failure on the path that runs the
