@@ -132,6 +132,8 @@ func TestAppFromChart(t *testing.T) {
 		smoke:      apitype.OpCreate,
 		testHook:   apitype.OpDeleteReplaced,
 		record:     apitype.OpUpdate,
+		// The post-delete cleanup it keeps for destroy takes the new image.
+		"pulumi-jobs:index:DeleteHooks::shop-post-delete": apitype.OpUpdate,
 	}, changed(res.Events), "an upgrade runs every upgrade hook once around the rollout, and nothing else: "+
 		"not the hook ConfigMap, not the install-only Secret")
 	dep, err = c.AppsV1().Deployments(ns).Get(ctx, "shop", metav1.GetOptions{})

@@ -8,6 +8,23 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
+// Provider is a provider resource of the pulumi-jobs plugin for DeleteHooks resources: an
+// explicit one, as the default provider of a package takes the stack's config of its namespace as
+// its own, and the stack program's config is in pulumi-jobs:.
+type Provider struct {
+	pulumi.ProviderResourceState
+}
+
+// NewProvider registers a Provider of the pulumi-jobs plugin at this package's version.
+func NewProvider(ctx *pulumi.Context, name string, opts ...pulumi.ResourceOption) (*Provider, error) {
+	p := &Provider{}
+	opts = append(opts, pulumi.Version(vocab.Version))
+	if err := ctx.RegisterResource("pulumi:providers:pulumi-jobs", name, pulumi.Map{}, p, opts...); err != nil {
+		return nil, fmt.Errorf("registering the pulumi-jobs provider %q: %w", name, err)
+	}
+	return p, nil
+}
+
 // Resource is a registered DeleteHooks resource.
 type Resource struct {
 	pulumi.CustomResourceState
@@ -25,9 +42,8 @@ type Inputs struct {
 	TimeoutSeconds      int
 }
 
-// Register registers the DeleteHooks resource name with in: the pulumi-jobs plugin at this
-// package's version serves it (vocab.Version), whatever provider opts give for Kubernetes.
-func Register(ctx *pulumi.Context, name string, in Inputs, opts ...pulumi.ResourceOption) (*Resource, error) {
+// Register registers the DeleteHooks resource name with in, served by provider (NewProvider).
+func Register(ctx *pulumi.Context, name string, provider *Provider, in Inputs, opts ...pulumi.ResourceOption) (*Resource, error) {
 	hooks := make(pulumi.Array, len(in.Hooks))
 	for i, h := range in.Hooks {
 		hooks[i] = pulumi.Map{
@@ -55,7 +71,7 @@ func Register(ctx *pulumi.Context, name string, in Inputs, opts ...pulumi.Resour
 		props["timeoutSeconds"] = pulumi.Int(in.TimeoutSeconds)
 	}
 	r := &Resource{}
-	opts = append(opts, pulumi.Version(vocab.Version), pulumi.AdditionalSecretOutputs([]string{"kubeconfig"}))
+	opts = append(opts, pulumi.Provider(provider), pulumi.AdditionalSecretOutputs([]string{"kubeconfig"}))
 	if err := ctx.RegisterResource(Type, name, props, r, opts...); err != nil {
 		return nil, fmt.Errorf("registering the %s hooks %q: %w", in.Event, name, err)
 	}

@@ -98,7 +98,7 @@ func deleteEvents(plan Plan) []DeleteEvent {
 // release, on its cluster: its kubeconfig and context, else the stack's
 // kubernetes:kubeconfig and kubernetes:context, else the environment's,
 // as the release's Kubernetes provider has it.
-func registerDeleteHooks(ctx *pulumi.Context, name string, plan Plan, e DeleteEvent, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.Resource, error) {
+func registerDeleteHooks(ctx *pulumi.Context, name string, plan Plan, provider *deletehook.Provider, e DeleteEvent, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (pulumi.Resource, error) {
 	in := deletehook.Inputs{
 		Event: e.Event, Release: plan.App.Name, Namespace: namespace, Hooks: e.Hooks,
 		Kubeconfig: plan.Args.Kubeconfig, Context: plan.Args.Context,
@@ -112,7 +112,7 @@ func registerDeleteHooks(ctx *pulumi.Context, name string, plan Plan, e DeleteEv
 			in.Context = pulumi.String(c)
 		}
 	}
-	r, err := deletehook.Register(ctx, name+"-"+e.Event, in, opts...)
+	r, err := deletehook.Register(ctx, name+"-"+e.Event, provider, in, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("release %q: %w", name, err)
 	}

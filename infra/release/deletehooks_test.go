@@ -3,6 +3,7 @@ package release_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -45,6 +46,7 @@ const (
 	drainNamespace  = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$kubernetes:core/v1:Namespace::drain"
 	drainDeployment = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi-jobs:index:AppPhase$kubernetes:apps/v1:Deployment::drain-drain/drain"
 	drainRecord     = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$kubernetes:core/v1:ConfigMap::drain-chart-record"
+	drainProvider   = "urn:pulumi:dev::pulumi-jobs::pulumi-jobs:index:Release$pulumi:providers:pulumi-jobs::drain-delete-hooks"
 )
 
 func drainArgs(dir string, cluster ownership.Cluster) *release.Args {
@@ -71,8 +73,13 @@ func TestDeleteHooksRegistrations(t *testing.T) {
 	}{{"pre parent", pre.RegisterRPC.GetParent()}, {"post parent", post.RegisterRPC.GetParent()}} {
 		assert.Equal(t, drainRelease, reg.got, reg.name)
 	}
-	assert.Equal(t, "0.4.0", pre.RegisterRPC.GetVersion())
-	assert.Equal(t, "0.4.0", post.RegisterRPC.GetVersion())
+	// An explicit provider of the plugin at this version: the default one
+	// would take the stack program's pulumi-jobs: config as its own.
+	provider := r.get(t, drainProvider)
+	assert.Equal(t, "0.4.0", provider.RegisterRPC.GetVersion())
+	assert.Equal(t, drainRelease, provider.RegisterRPC.GetParent())
+	assert.True(t, strings.HasPrefix(pre.RegisterRPC.GetProvider(), drainProvider+"::"), pre.RegisterRPC.GetProvider())
+	assert.True(t, strings.HasPrefix(post.RegisterRPC.GetProvider(), drainProvider+"::"), post.RegisterRPC.GetProvider())
 
 	assert.Contains(t, pre.RegisterRPC.GetDependencies(), drainDeployment, "pre-delete runs before the app's objects are deleted")
 	assert.Contains(t, r.get(t, drainDeployment).RegisterRPC.GetDependencies(), drainPostDelete, "post-delete runs after the app's objects are deleted")

@@ -460,12 +460,18 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	// after it); the pre-delete ones before anything is, as their resource
 	// depends on all of it (registered below).
 	var preDelete *DeleteEvent
+	var deleteHooksProvider *deletehook.Provider
+	if events := deleteEvents(plan); len(events) > 0 {
+		if deleteHooksProvider, err = deletehook.NewProvider(ctx, name+"-delete-hooks", pulumi.Parent(r)); err != nil {
+			return nil, fmt.Errorf("release %q: %w", name, err)
+		}
+	}
 	for _, e := range deleteEvents(plan) {
 		if e.Event == deletehook.PreDelete {
 			preDelete = &e
 			continue
 		}
-		post, err := registerDeleteHooks(ctx, name, plan, e, namespace, childOpts...)
+		post, err := registerDeleteHooks(ctx, name, plan, deleteHooksProvider, e, namespace, childOpts...)
 		if err != nil {
 			return nil, err
 		}
@@ -550,7 +556,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		if record != nil {
 			deps = append(deps, record)
 		}
-		if _, err := registerDeleteHooks(ctx, name, plan, *preDelete, namespace, append(slices.Clip(childOpts),
+		if _, err := registerDeleteHooks(ctx, name, plan, deleteHooksProvider, *preDelete, namespace, append(slices.Clip(childOpts),
 			pulumi.DependsOn(preHooks), pulumi.DependsOn(r.PreDeploy.Children()), pulumi.DependsOn(r.App.Children()),
 			pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()), pulumi.DependsOn(deps))...); err != nil {
 			return nil, err
