@@ -39,6 +39,9 @@ type Postgres struct {
 
 	dir string
 	cmd *exec.Cmd
+	// release ends the goroutine whose thread started the server (see
+	// StartPostgres).
+	release chan struct{}
 }
 
 // PostgresMissing returns what StartPostgres needs and is absent.
@@ -107,8 +110,11 @@ func StartPostgres(ctx context.Context, dir string, port int, podCIDR string) (*
 	p.cmd = exec.Command(filepath.Join(postgresBin(), "postgres"), "-D", data, "-p", strconv.Itoa(port),
 		"-c", "listen_addresses=*", "-c", "unix_socket_directories="+dir, "-c", "fsync=off")
 	// A fast shutdown when this process dies without Stop (killed,
-	// interrupted): the signal is tied to the thread that starts it, which
-	// the Go runtime keeps for the life of the process once unlocked.
+	// interrupted). The signal is tied to the thread that starts the
+	// server, not to the process: a thread the Go runtime had handed back
+	// to its pool could be ended by any goroutine that locks it and exits,
+	// and the server would be stopped at once. So a goroutine of its own
+	// starts it on a thread it keeps locked until Stop.
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred.Credential, Setpgid: true, Pdeathsig: syscall.SIGINT}
 	p.cmd.Dir = dir
 	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
@@ -116,10 +122,16 @@ func StartPostgres(ctx context.Context, dir string, port int, podCIDR string) (*
 		return nil, err
 	}
 	p.cmd.Stdout, p.cmd.Stderr = logf, logf
-	runtime.LockOSThread()
-	err = p.cmd.Start()
-	runtime.UnlockOSThread()
+	p.release = make(chan struct{})
+	started := make(chan error)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine, after Stop
+		started <- p.cmd.Start()
+		<-p.release
+	}()
+	err = <-started
 	if err != nil {
+		close(p.release)
 		logf.Close()
 		return nil, fmt.Errorf("starting postgres: %w", err)
 	}
@@ -189,6 +201,10 @@ func (p *Postgres) Stop() {
 			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
+	}
+	if p.release != nil {
+		close(p.release)
+		p.release = nil
 	}
 	_ = os.RemoveAll(p.dir)
 }
