@@ -41,9 +41,9 @@ var p5Steps = []string{"install", "upgrade", "no-change"}
 //     same three are also run with `--wait=legacy`, Helm 3's readiness
 //     checks.
 //
-// It prints each pair and its ratio. Targets (README, not asserted): install
-// and upgrade ≤ 1.0× Helm, no-change ≤ 0.5× Helm's no-change upgrade. Run
-// with -benchtime 1x.
+// It prints each pair and its ratio. Targets (docs/benchmarks.md, "`make
+// bench`"; not asserted): install and upgrade ≤ 1.0× Helm, no-change ≤ 0.5×
+// Helm's no-change upgrade. Run with -benchtime 1x.
 func BenchmarkP5Helm(b *testing.B) {
 	e := setup(b)
 	helm := filepath.Join(e.bin, "helm")

@@ -207,8 +207,9 @@ type readmeCheck struct {
 	check func(t *testing.T, s *readmeSession, output string)
 }
 
-// The README's figures for the dev stack, as Pulumi.dev.yaml and the
-// laptop section set them.
+// The documentation's figures for the dev stack, as Pulumi.dev.yaml and
+// docs/getting-started.md ("2. From a laptop with the `pulumi` CLI") set
+// them.
 const (
 	readmeDevNamespace = "shop-dev"
 	readmeDatabaseURL  = "postgres://shop:…@db:5432/shop"
@@ -546,8 +547,8 @@ func TestReadme(t *testing.T) {
 	}
 }
 
-// readmeExampleDirs returns the directories of examples/, the README's own
-// example first.
+// readmeExampleDirs returns the directories of examples/, the one the
+// examples block of docs/components.md names first.
 func readmeExampleDirs(t *testing.T, root string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(filepath.Join(root, "examples"))
@@ -1055,9 +1056,10 @@ func (s *readmeSession) checkRerun(t *testing.T, rerun string) {
 	}
 }
 
-// checkOwnProgram checks the README's YAML program on the cluster and in
-// its state: the migrations before the Deployment's ReplicaSet, the smoke
-// test after the Deployment became Available, the edges on the resources.
+// checkOwnProgram checks the YAML program of docs/components.md ("Use",
+// the yaml-program block) on the cluster and in its state: the migrations
+// before the Deployment's ReplicaSet, the smoke test after the Deployment
+// became Available, the edges on the resources.
 func (s *readmeSession) checkOwnProgram(t *testing.T) {
 	t.Helper()
 	c := s.client(t)

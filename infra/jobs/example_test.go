@@ -15,8 +15,9 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/jobs"
 )
 
-// program is the README's Go example: migrations before the program's own
-// Deployment, a smoke test after it, with nothing but DependsOn.
+// program is the Go example of docs/components.md ("Use", the go-snippet
+// block): migrations before the program's own Deployment, a smoke test
+// after it, with nothing but DependsOn.
 func program(ctx *pulumi.Context) error {
 	image := pulumi.String("ghcr.io/acme/shop:1.4.2")
 	migrations, err := jobs.New(ctx, "migrations", &jobs.Args{
