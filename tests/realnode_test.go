@@ -276,6 +276,49 @@ func TestRealNode(t *testing.T) {
 		})
 	}
 
+	// The app's own pods: the release awaits the Deployment's rollout
+	// itself (the provider's awaiter waits for its whole timeout).
+	for _, tc := range []struct {
+		name, image string
+		reasons     []string
+		message     string
+	}{
+		{"an app image that is missing fails the rollout fast", "pulumi-jobs.local/app:missing",
+			[]string{"ErrImagePull", "ImagePullBackOff"}, "pulumi-jobs.local/app:missing"},
+		{"an app image that runs as root fails the rollout fast", "pulumi-jobs.local/migrate:root",
+			[]string{"CreateContainerConfigError"}, "container has runAsNonRoot and image will run as root"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := release("v1", 2, migrate(2))
+			cfg.App["image"] = tc.image
+			r.write(t, cfg)
+			start := time.Now()
+			res, err := r.Up(ctx)
+			took := time.Since(start)
+			require.Error(t, err)
+			t.Logf("app image %s: the up failed after %s: %v", tc.image, took.Round(100*time.Millisecond), err)
+			assert.Less(t, took, 60*time.Second, "the up fails fast, not at the Deployment's 10 minute timeout")
+			var onDeployment []string
+			for _, e := range res.Events {
+				if d := e.DiagnosticEvent; d != nil && d.Severity == "error" && strings.HasSuffix(d.URN, "$kubernetes:apps/v1:Deployment::shop") {
+					onDeployment = append(onDeployment, d.Message)
+				}
+			}
+			require.Len(t, onDeployment, 1, "one error on the Deployment, from the release's rollout await")
+			assert.Contains(t, onDeployment[0], "the rollout of Deployment "+r.namespace+"/shop cannot finish: pod shop-")
+			assert.True(t, containsAny(onDeployment[0], tc.reasons), "the kubelet's reason, one of %v: %s", tc.reasons, onDeployment[0])
+			assert.Contains(t, onDeployment[0], tc.message, "the kubelet's message")
+			assert.Contains(t, err.Error(), tc.message, "the up's error carries it too")
+
+			jobs, err := client.BatchV1().Jobs(r.namespace).List(ctx, metav1.ListOptions{LabelSelector: "pulumi-jobs/job=smoke"})
+			require.NoError(t, err)
+			for _, j := range jobs.Items {
+				assert.True(t, j.CreationTimestamp.Time.Before(start.Add(-time.Second)), "no smoke test ran after the failed rollout: %s", j.Name)
+			}
+			assert.Equal(t, "v2 schema=2", getThroughService(t, rn, r.namespace), "the old version keeps serving")
+		})
+	}
+
 	t.Run("after the failures, a good release goes through", func(t *testing.T) {
 		// The Jobs podwatch failed are replaced, not updated: nothing of
 		// its patch stands in the way.
@@ -305,6 +348,32 @@ func TestRealNodeYAML(t *testing.T) {
 	assert.Contains(t, err.Error(), "container has runAsNonRoot and image will run as root")
 	assert.Contains(t, err.Error(), "cannot start: pod shop-pre-deploy-migrate-schema-", "podwatch's report, from the component provider")
 	assert.Less(t, took, 90*time.Second, "the up fails fast, not at the job's 5 minute timeout")
+
+	// The app's rollout, awaited by the release in the component provider:
+	// a program of the same project whose app image is missing.
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "Pulumi.yaml"), []byte(`name: release-yaml
+runtime: yaml
+resources:
+  shop:
+    type: pulumi-jobs:index:Release
+    properties:
+      namespace: `+ns+`
+      createNamespace: false
+      image: pulumi-jobs.local/app:missing
+      app:
+        name: shop
+        replicas: 1
+        port: 8080
+`), 0o644))
+	start = time.Now()
+	evts, err := s.up(t)
+	took = time.Since(start)
+	require.Error(t, err)
+	t.Logf("plain pulumi up, a missing app image: failed after %s", took.Round(100*time.Millisecond))
+	errs := diagnostics(evts, "error")
+	assert.Contains(t, errs, "the rollout of Deployment "+ns+"/shop cannot finish: pod shop-")
+	assert.Contains(t, errs, "pulumi-jobs.local/app:missing")
+	assert.Less(t, took, 90*time.Second, "the up fails fast, not at the Deployment's 10 minute timeout")
 }
 
 // checkReleased checks a release of tag on the real node: the migration

@@ -124,7 +124,8 @@ type Options struct {
 	// Grace is DefaultUnschedulableGrace unless set.
 	Grace time.Duration
 	// Report is called once per Job that Watch failed, and once per pod
-	// outside a Job that cannot start (Watch does not act on those).
+	// outside a Job and a ReplicaSet that cannot start (Watch does not act
+	// on those).
 	Report func(Failure)
 	// Now is the clock (time.Now unless set).
 	Now func() time.Time
@@ -132,7 +133,10 @@ type Options struct {
 
 // Watch lists the pods of o every o.Interval until ctx is done. A pod of an
 // active Job that Check calls a failure fails that Job (FailPatch) and is
-// reported; a pod of a Job that has already finished is left alone.
+// reported; a pod of a Job that has already finished is left alone. A pod
+// of a ReplicaSet (a Deployment's) is left to the rollout's await
+// (infra/rollout); another pod outside a Job (a StatefulSet's) is only
+// reported.
 func Watch(ctx context.Context, client kubernetes.Interface, o Options) {
 	if o.Interval <= 0 {
 		o.Interval = time.Second
@@ -167,6 +171,12 @@ func Sweep(ctx context.Context, client kubernetes.Interface, o Options, reported
 	now := o.Now()
 	var out []Failure
 	for i := range pods.Items {
+		if c := metav1.GetControllerOf(&pods.Items[i]); c != nil && c.Kind == "ReplicaSet" {
+			// A Deployment's pod: its rollout's await reports it
+			// (infra/rollout), and a pod of the last rollout is not this
+			// one's failure.
+			continue
+		}
 		f, ok := Check(&pods.Items[i], now, o.Grace)
 		if !ok {
 			continue

@@ -140,7 +140,10 @@ func TestSweep(t *testing.T) {
 		pod("migrate-a-1", "migrate-a", waiting("CreateContainerConfigError", "container has runAsNonRoot and image will run as root")),
 		pod("seed-b-1", "seed-b", waiting("ErrImagePull", "not found")),
 		pod("index-c-1", "index-c", waiting("ContainerCreating", "")),
-		pod("shop-1", "", waiting("ImagePullBackOff", `Back-off pulling image "x"`)),
+		pod("db-0", "", waiting("ImagePullBackOff", `Back-off pulling image "x"`)),
+		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "shop-5f7c9d8b6-x2k4q", Namespace: "shop", Labels: map[string]string{"app.kubernetes.io/part-of": "shop"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "shop-5f7c9d8b6", UID: "rs-1", Controller: ptr(true)}}},
+			Status: waiting("ErrImagePull", "not found")},
 		&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "other-1", Namespace: "shop", Labels: map[string]string{batchv1.JobNameLabel: "other"}},
 			Status: waiting("ErrImagePull", "not found")},
 	)
@@ -152,9 +155,9 @@ func TestSweep(t *testing.T) {
 	Sweep(context.Background(), client, o, reported)
 
 	assert.Equal(t, []string{
+		`pod db-0, container migrate: ImagePullBackOff: Back-off pulling image "x"`,
 		"Job migrate-a cannot start: pod migrate-a-1, container migrate: CreateContainerConfigError: container has runAsNonRoot and image will run as root",
-		`pod shop-1, container migrate: ImagePullBackOff: Back-off pulling image "x"`,
-	}, reports, "each failure is reported once, over two passes")
+	}, reports, "each failure is reported once, over two passes; a Deployment's pod is its rollout's to report")
 	var patched []string
 	for _, a := range client.Actions() {
 		if p, ok := a.(k8stesting.PatchAction); ok {
@@ -170,3 +173,5 @@ func TestSweep(t *testing.T) {
 	assert.Equal(t, "Job migrate-a cannot start: pod migrate-a-1, container migrate: CreateContainerConfigError: container has runAsNonRoot and image will run as root",
 		got.Annotations[CannotStartAnnotation])
 }
+
+func ptr[T any](v T) *T { return &v }

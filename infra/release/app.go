@@ -7,6 +7,7 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/client-go/rest"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
@@ -49,6 +50,9 @@ type AppPhase struct {
 
 	// objects are the app's objects when it comes from files.
 	objects []pulumi.Resource
+	// rolledOut resolves once the rollouts of the app's Deployments are
+	// complete (awaitRollouts); nil when the provider awaits them.
+	rolledOut pulumi.ResourceArrayOutput
 }
 
 // registerAppPhase registers the app phase component of the release name,
@@ -73,6 +77,9 @@ type appInputs struct {
 	databaseSecret pulumi.StringInput
 	// marks are the release's annotations on every object (Plan.Marks).
 	marks map[string]string
+	// rollouts is Plan.rollouts: the cluster where the release awaits the
+	// Deployment's rollout itself, or nil.
+	rollouts *rest.Config
 }
 
 // newApp registers the app phase of the release name; opts carry its
@@ -147,13 +154,17 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 		replicas = pulumi.Int(app.Replicas)
 	}
 
+	annotations := in.marks
+	if in.rollouts != nil {
+		annotations = skipProviderAwait(annotations)
+	}
 	d.Deployment, err = appsv1.NewDeployment(ctx, name, &appsv1.DeploymentArgs{
 		Metadata: metav1.ObjectMetaArgs{
 			// Fixed names: the app is addressed by name (Service DNS, kubectl).
 			Name:        pulumi.String(app.Name),
 			Namespace:   in.namespace,
 			Labels:      labels,
-			Annotations: pulumi.ToStringMap(in.marks),
+			Annotations: pulumi.ToStringMap(annotations),
 		},
 		Spec: appsv1.DeploymentSpecArgs{
 			Replicas: replicas,
@@ -196,8 +207,12 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 		return nil, fmt.Errorf("registering service %q: %w", app.Name, err)
 	}
 
-	d.DeploymentName = d.Deployment.Metadata.Name().Elem()
-	d.ServiceName = d.Service.Metadata.Name().Elem()
+	if in.rollouts != nil {
+		d.rolledOut = awaitRollouts(ctx, in.rollouts, in.namespace,
+			[]rolloutTarget{{name: app.Name, resource: d.Deployment}}, []pulumi.Resource{d.Service})
+	}
+	d.DeploymentName = d.afterRollout(d.Deployment.Metadata.Name().Elem())
+	d.ServiceName = d.afterRollout(d.Service.Metadata.Name().Elem())
 	return d, d.registerOutputs(ctx, name)
 }
 
@@ -212,9 +227,30 @@ func (d *AppPhase) registerOutputs(ctx *pulumi.Context, name string) error {
 	return nil
 }
 
-// Children returns what post-deploy Jobs wait for: the Deployment (Available
-// with the new ReplicaSet) and the Service, or every object of the app from
-// files, each awaited as the provider awaits its kind.
+// afterRollout is s, resolved once the app's rollouts are complete (as is
+// everything that depends on s: the release's deploymentName output, in
+// Go too), and failing with the first that cannot finish.
+func (d *AppPhase) afterRollout(s pulumi.StringOutput) pulumi.StringOutput {
+	if d.rolledOut.OutputState == nil {
+		return s
+	}
+	return pulumi.All(s, d.rolledOut).ApplyT(func(vs []any) string { return vs[0].(string) }).(pulumi.StringOutput)
+}
+
+// RolledOut is the option that makes a resource wait for the rollouts of
+// the app's Deployments that the release awaits itself (rollout.go), and
+// fail with the first that cannot finish; with Children, what comes after
+// the app depends on. Without such rollouts it adds nothing.
+func (d *AppPhase) RolledOut() pulumi.ResourceOption {
+	if d.rolledOut.OutputState == nil {
+		return pulumi.DependsOn(nil)
+	}
+	return pulumi.DependsOnInputs(d.rolledOut)
+}
+
+// Children returns the app's objects: the Deployment and the Service, or
+// every object of the app from files, each awaited as the provider awaits
+// its kind, except the Deployments the release awaits itself (RolledOut).
 func (d *AppPhase) Children() []pulumi.Resource {
 	if d.Deployment == nil {
 		// From files (or a chart with hooks only: no object at all).

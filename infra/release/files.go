@@ -9,6 +9,7 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/utilities"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/client-go/rest"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/hook"
@@ -177,7 +178,11 @@ const AddressAssigned = "jsonpath={.status.loadBalancer.ingress[0]}"
 // opts' DependsOn (every pre-deploy Job) on itself, and on the files'
 // CustomResourceDefinitions when it is not one. The provider's own
 // ConfigGroup is not used: its children record no dependency in state.
-func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.ResourceOption) (*AppPhase, error) {
+//
+// With rollouts (Plan.rollouts), the release awaits the rollouts of the
+// files' apps/v1 Deployments itself (rollout.go), unless a Deployment
+// chooses its own await (pulumi.com/skipAwait or pulumi.com/waitFor).
+func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, rollouts *rest.Config, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*AppPhase, error) {
 	d, err := registerAppPhase(ctx, name, opts...)
 	if err != nil {
 		return nil, err
@@ -201,7 +206,12 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 	slices.SortStableFunc(objects, func(a, b manifest.Object) int {
 		return cmp.Compare(crdRank(a), crdRank(b))
 	})
+	var targets []rolloutTarget
 	for _, o := range objects {
+		awaited := false
+		if rollouts != nil {
+			o, awaited = skipProviderAwaitOf(o)
+		}
 		objOpts := slices.Clip(childOpts)
 		if _, kept := manifest.Kept(o); kept {
 			// The files ask that it outlive the release (a PVC with the
@@ -222,6 +232,9 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 		}
 		for _, r := range res {
 			d.objects = append(d.objects, r)
+			if awaited {
+				targets = append(targets, rolloutTarget{namespace: manifest.Namespace(o), name: manifest.Name(o), resource: r})
+			}
 			if crdRank(o) == 0 {
 				crds = append(crds, r)
 			}
@@ -232,6 +245,11 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, opts ...pulumi.R
 		case kind == "Service" && !service:
 			d.ServiceName, service = pulumi.String(manifest.Name(o)).ToStringOutput(), true
 		}
+	}
+	if len(targets) > 0 {
+		d.rolledOut = awaitRollouts(ctx, rollouts, namespace, targets, nil)
+		d.DeploymentName = d.afterRollout(d.DeploymentName)
+		d.ServiceName = d.afterRollout(d.ServiceName)
 	}
 	return d, d.registerOutputs(ctx, name)
 }

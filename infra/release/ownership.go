@@ -62,6 +62,8 @@ func resolve(ctx *pulumi.Context, name string, plan *Plan, opts []pulumi.Resourc
 	}
 	// A Job whose pod cannot start fails at once, with the pod's reason.
 	podwatch.Start(ctx, cluster.RESTConfig(), ns, plan.App.Name)
+	// A Deployment whose pods cannot start fails its rollout at once too.
+	plan.rollouts = cluster.RESTConfig()
 	claims, err := ownership.Check(ctx.Context(), cluster, plan.Owner, plan.refs(ns), ownership.Adoption{Enabled: plan.Adopt, From: args.AdoptFrom})
 	if err != nil {
 		return err
@@ -242,8 +244,9 @@ func await(ctx *pulumi.Context, in pulumi.StringInput) (string, bool, error) {
 // has and that this release did not install (Helm installs crds/ only when
 // missing): whoever installed them, they are used as they are, never
 // updated, and never claimed by the ownership check. One this release
-// installed (its owner mark) stays registered as it was created. The
-// README says how to upgrade one on purpose.
+// installed (its owner mark) stays registered as it was created.
+// docs/bring-your-app.md ("Helm's contract") says how to upgrade one on
+// purpose.
 func dropInstalledCRDs(ctx *pulumi.Context, name string, plan *Plan, cluster ownership.Cluster) error {
 	var missing []manifest.Object
 	var present []string

@@ -236,6 +236,9 @@ type Plan struct {
 	// cluster is the release's cluster as resolve found it; nil when it
 	// has none to ask.
 	cluster *rest.Config
+	// rollouts is the cluster where the release awaits its Deployments'
+	// rollouts itself (rollout.go); nil leaves them to the provider.
+	rollouts *rest.Config
 	// claimed are the objects the release takes over in this run (adopt),
 	// once resolve has asked the cluster; nil before (MarksOf).
 	claimed map[ownership.Ref]bool
@@ -517,28 +520,30 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 	deleteSucceeded(ctx, name, plan, plan.PreDeletions, r.PreDeploy, preHooks)
 	appOpts := append(childOpts, pulumi.DependsOn(r.PreDeploy.Children()))
 	if args.App.fromFiles() {
-		r.App, err = newFilesApp(ctx, name, plan.App, appOpts...)
+		r.App, err = newFilesApp(ctx, name, plan.App, plan.rollouts, namespace, appOpts...)
 	} else {
 		r.App, err = newApp(ctx, name, plan.App, appInputs{namespace: namespace, image: args.Image, databaseSecret: databaseSecret, marks: plan.MarksOf(
 			ownership.Ref{APIVersion: "apps/v1", Kind: "Deployment", Namespace: nsOf(args), Name: plan.App.Name},
-			ownership.Ref{APIVersion: "v1", Kind: "Service", Namespace: nsOf(args), Name: plan.App.Name})}, appOpts...)
+			ownership.Ref{APIVersion: "v1", Kind: "Service", Namespace: nsOf(args), Name: plan.App.Name}),
+			rollouts: plan.rollouts}, appOpts...)
 	}
 	if err != nil {
 		return nil, err
 	}
-	postHooks, err := registerHooks(ctx, name, PostDeployPhase, plan.PostHooks, append(childOpts, pulumi.DependsOn(r.App.Children()))...)
+	// What comes after the app waits for its rollout (RolledOut).
+	postHooks, err := registerHooks(ctx, name, PostDeployPhase, plan.PostHooks, append(childOpts, pulumi.DependsOn(r.App.Children()), r.App.RolledOut())...)
 	if err != nil {
 		return nil, err
 	}
 	if r.PostDeploy, err = phase(name+"-"+PostDeployPhase, PostDeployPhase, legacyPostDeployType, args.PostDeploy, plan.PostDeploy,
-		pulumi.DependsOn(r.App.Children()), pulumi.DependsOn(postHooks)); err != nil {
+		pulumi.DependsOn(r.App.Children()), r.App.RolledOut(), pulumi.DependsOn(postHooks)); err != nil {
 		return nil, err
 	}
 	deleteSucceeded(ctx, name, plan, plan.PostDeletions, r.PostDeploy, postHooks)
 	var record pulumi.Resource
 	if plan.record != nil {
 		recordOpts := append(slices.Clip(childOpts),
-			pulumi.DependsOn(r.App.Children()), pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()))
+			pulumi.DependsOn(r.App.Children()), r.App.RolledOut(), pulumi.DependsOn(postHooks), pulumi.DependsOn(r.PostDeploy.Children()))
 		if nsResource != nil {
 			// Destroy deletes the record with the namespace, after
 			// everything else of the release, not first: a destroy that
