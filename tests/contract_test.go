@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
@@ -125,7 +127,8 @@ func exists(t *testing.T, dyn dynamic.Interface, gvr schema.GroupVersionResource
 //     not after a refresh, not on the next up; a state that lost the
 //     migration's kept run imports it from the cluster instead of running it;
 //   - the chart's genCA certificate is not rotated by an up that changes
-//     nothing (the upgrade is decided from the inputs);
+//     nothing (the upgrade is decided from the inputs); the install's
+//     preview shows what is random unknown (the up renders again);
 //   - destroy runs the pre-delete drain before the app's objects are
 //     deleted and the post-delete farewell after, as Helm's uninstall does;
 //     a failing drain stops the destroy with the app intact.
@@ -142,8 +145,17 @@ func TestHelmContract(t *testing.T) {
 	r.write(t, config)
 	ns := r.namespace
 
+	// The install's preview: what the chart renders at random (the CA, the
+	// Deployment's checksum of it) is unknown there, as the up renders
+	// again; the rest is the render's.
+	installPreview, err := r.Preview(ctx)
+	require.NoError(t, err)
+	checksum, image := previewedPodTemplate(t, installPreview.Events, "contract")
+	assert.Equal(t, plugin.UnknownStringValue, checksum, "the random checksum/ca is unknown in the preview")
+	assert.Equal(t, "ghcr.io/acme/contract:1.0.0", image, "the rest is the render's")
+
 	// Install.
-	_, err := r.Up(ctx)
+	_, err = r.Up(ctx)
 	require.NoError(t, err)
 	assert.True(t, exists(t, dyn, crdGVR, "", contractCRD), "the chart's crds/ are installed")
 	assert.True(t, exists(t, dyn, widgetGVR, ns, "contract"), "the custom resource of the chart's CRD is created after it")
@@ -325,4 +337,34 @@ func withoutResource(t *testing.T, deployment json.RawMessage, suffix string) js
 func asSlice(v any) []any {
 	s, _ := v.([]any)
 	return s
+}
+
+// previewedPodTemplate returns the checksum/ca annotation and the first
+// image of the pod template of the Deployment name as a preview's events
+// show its new inputs.
+func previewedPodTemplate(t *testing.T, evts []events.EngineEvent, name string) (checksum, image string) {
+	t.Helper()
+	for _, e := range evts {
+		pre := e.ResourcePreEvent
+		if pre == nil || pre.Metadata.Type != "kubernetes:apps/v1:Deployment" || pre.Metadata.New == nil {
+			continue
+		}
+		in := pre.Metadata.New.Inputs
+		meta, _ := in["metadata"].(map[string]any)
+		if meta["name"] != name {
+			continue
+		}
+		spec, _ := in["spec"].(map[string]any)
+		template, _ := spec["template"].(map[string]any)
+		tmeta, _ := template["metadata"].(map[string]any)
+		ann, _ := tmeta["annotations"].(map[string]any)
+		pod, _ := template["spec"].(map[string]any)
+		containers, _ := pod["containers"].([]any)
+		require.NotEmpty(t, containers, "the previewed Deployment %s has containers", name)
+		checksum, _ = ann["checksum/ca"].(string)
+		image, _ = containers[0].(map[string]any)["image"].(string)
+		return checksum, image
+	}
+	t.Fatalf("no Deployment %s in the preview", name)
+	return "", ""
 }

@@ -127,11 +127,12 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 	args := plan.Args
 	c := args.App.Chart
 	ns, _ := vocab.Literal(args.Namespace)
-	r, err := chart.Render(chart.Args{
+	renderArgs := chart.Args{
 		Root: plan.stack.Dir, Path: c.Path, Repo: c.Repo, Chart: c.Name, Version: c.Version,
 		Values: c.Values, ValuesFiles: c.ValuesFiles, ReleaseName: args.App.Name, Namespace: ns, Tests: c.Tests,
 		IsUpgrade: rec != nil, Cluster: cluster,
-	})
+	}
+	r, err := chart.Render(renderArgs)
 	if err != nil {
 		p.Add("app.chart", "%v", err)
 		return nil, false
@@ -146,6 +147,15 @@ func planChart(p *check.Problems, plan *Plan, rec *Record, cluster *rest.Config)
 		next.Revision = rec.Revision
 		if changed {
 			next.Revision++
+		}
+	}
+	if plan.preview && changed {
+		// The up renders again: what differs from one render to the next
+		// is shown unknown (varying.go).
+		if again, err := chart.Render(renderArgs); err == nil {
+			var warnings []string
+			plan.App.Varying, warnings = varyingFields(r, again)
+			plan.Warnings = append(plan.Warnings, warnings...)
 		}
 	}
 	rerun := cmp.Or(c.Rerun, ChartOnUpgrade)

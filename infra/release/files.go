@@ -212,6 +212,9 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, rollouts *rest.C
 		if rollouts != nil {
 			o, awaited = skipProviderAwaitOf(o)
 		}
+		if paths := app.Varying[objectKey(o.Obj)]; len(paths) > 0 {
+			o.Obj = withUnknowns(o.Obj, paths)
+		}
 		objOpts := slices.Clip(childOpts)
 		if _, kept := manifest.Kept(o); kept {
 			// The files ask that it outlive the release (a PVC with the
@@ -275,9 +278,14 @@ func contentFields() []string {
 // only are created once and never updated (IgnoreChanges on their content),
 // as Helm creates them once: a Secret with a generated password keeps its
 // first value; so are hooks a release keeps as the last one applied them.
-func registerHooks(ctx *pulumi.Context, name, phase string, h Hooks, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
+//
+// varying are the fields a preview registers unknown (AppPlan.Varying).
+func registerHooks(ctx *pulumi.Context, name, phase string, h Hooks, varying map[string][]Path, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
 	var out []pulumi.Resource
 	for i, obj := range h.Objects {
+		if paths := varying[objectKey(obj.Obj)]; len(paths) > 0 {
+			obj.Obj = withUnknowns(obj.Obj, paths)
+		}
 		o := utilities.PkgResourceDefaultOpts(opts) // see newFilesApp
 		if h.Once[i] {
 			o = append(o, pulumi.IgnoreChanges(contentFields()))

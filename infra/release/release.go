@@ -236,6 +236,8 @@ type Plan struct {
 	// cluster is the release's cluster as resolve found it; nil when it
 	// has none to ask.
 	cluster *rest.Config
+	// preview says that this run of the program is a preview.
+	preview bool
 	// rollouts is the cluster where the release awaits its Deployments'
 	// rollouts itself (rollout.go); nil leaves them to the provider.
 	rollouts *rest.Config
@@ -265,6 +267,10 @@ type AppPlan struct {
 	// Objects are the app's objects when it comes from files, ready to
 	// register: namespace, image and Pod Security fields filled in.
 	Objects []manifest.Object
+	// Varying are, per object ("Kind/name") of a chart's app or hooks that
+	// are not Jobs, the fields whose values differ from one render to the
+	// next (random values): a preview registers them unknown (varying.go).
+	Varying map[string][]Path
 	// Unchanged says that the app is a chart whose inputs (chart, values,
 	// image, release id) are those of its last release: its objects keep
 	// the content that release applied, so that a chart rendering random
@@ -382,6 +388,7 @@ func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOp
 // chart is rendered as an install or an upgrade, with lookup, and every
 // object the release would create is looked up (checkOwnership).
 func NewFromPlan(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.ResourceOption) (*Release, error) {
+	plan.preview = ctx.DryRun()
 	if err := resolve(ctx, name, &plan, opts); err != nil {
 		return nil, err
 	}
@@ -509,7 +516,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 			FillPodSecurity: &plan.CreateNamespace, Owner: plan.Owner, Pod: args.Pod,
 		}, waves, o...)
 	}
-	preHooks, err := registerHooks(ctx, name, PreDeployPhase, plan.PreHooks, childOpts...)
+	preHooks, err := registerHooks(ctx, name, PreDeployPhase, plan.PreHooks, plan.App.Varying, childOpts...)
 	if err != nil {
 		return nil, err
 	}
@@ -531,7 +538,7 @@ func register(ctx *pulumi.Context, name string, plan Plan, opts ...pulumi.Resour
 		return nil, err
 	}
 	// What comes after the app waits for its rollout (RolledOut).
-	postHooks, err := registerHooks(ctx, name, PostDeployPhase, plan.PostHooks, append(childOpts, pulumi.DependsOn(r.App.Children()), r.App.RolledOut())...)
+	postHooks, err := registerHooks(ctx, name, PostDeployPhase, plan.PostHooks, plan.App.Varying, append(childOpts, pulumi.DependsOn(r.App.Children()), r.App.RolledOut())...)
 	if err != nil {
 		return nil, err
 	}

@@ -102,6 +102,8 @@ type Config struct {
 	Values map[string]string
 	// SecretKeys lists the keys whose values are secrets.
 	SecretKeys []string
+	// Preview runs the program as a preview (ctx.DryRun).
+	Preview bool
 }
 
 // Set sets a plaintext value.
@@ -132,6 +134,7 @@ func Run(program pulumi.RunFunc, stack string, cfg Config) (*Monitor, error) {
 	err := pulumi.RunErr(program, pulumi.WithMocks(Project, stack, m), func(info *pulumi.RunInfo) {
 		info.Config = cfg.Values
 		info.ConfigSecretKeys = cfg.SecretKeys
+		info.DryRun = cfg.Preview
 	})
 	return m, err
 }
