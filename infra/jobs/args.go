@@ -250,7 +250,8 @@ func Plan(p *check.Problems, prefix, name string, stack vocab.Stack, args *Args)
 		ja.Resources.Check(p, key+".resources", args.Resources)
 		check.Annotations(p, key+".annotations", ja.Annotations)
 		if ja.Manifest == "" {
-			ja.Pod.Check(p, key+".pod", pod.Scope{Base: args.Pod, Restricted: args.restricted(), Main: ja.Name, Env: ja.Env})
+			ja.Pod.Check(p, key+".pod", pod.Scope{Base: args.Pod, Restricted: args.restricted(), Main: ja.Name, Env: ja.Env,
+				DatabaseURL: args.DatabaseSecret != nil})
 		}
 		jobs = append(jobs, j)
 	}
@@ -372,7 +373,7 @@ func checkArgs(p *check.Problems, stack string, args *Args) {
 		check.Image(p, "image", img, stack)
 	}
 	args.Resources.Check(p, "resources", nil)
-	args.Pod.Check(p, "pod", pod.Scope{Restricted: args.restricted()})
+	args.Pod.Check(p, "pod", pod.Scope{Restricted: args.restricted(), DatabaseURL: args.DatabaseSecret != nil})
 	for _, l := range []struct{ key, value string }{{"phase", args.Phase}, {"partOf", args.PartOf}} {
 		for _, msg := range validation.IsValidLabelValue(l.value) {
 			p.Add(l.key, "%q is not a valid label value: %s", l.value, msg)

@@ -30,6 +30,11 @@ type Scope struct {
 	// Env is the plain environment (env: a map) the main container has
 	// besides the block's env, whose names the block may not repeat.
 	Env map[string]string
+	// DatabaseURL says that the release (or Jobs component) sets
+	// DATABASE_URL from its secret database URL (databaseUrl): the block's
+	// env may not set it too. Without one, DATABASE_URL may come from a
+	// Secret of the team's (secretKeyRef), as any variable may.
+	DatabaseURL bool
 }
 
 // ReservedLabels are the pod labels pulumi-jobs sets itself: a Job's
@@ -77,7 +82,7 @@ func (s *Settings) Check(p *check.Problems, key string, sc Scope) {
 		}
 	}
 	checkMounts(p, key+".volumeMounts", s.VolumeMounts, volumes)
-	checkEnv(p, key+".env", s.Env, sc.Env)
+	checkEnv(p, key+".env", s.Env, sc.Env, sc.DatabaseURL)
 	checkEnvFrom(p, key+".envFrom", s.EnvFrom)
 	checkSidecars(p, key+".sidecars", s.Sidecars, sc.Main)
 	if sc.Restricted {
@@ -172,15 +177,16 @@ func checkMounts(p *check.Problems, key string, list []corev1.VolumeMount, volum
 	}
 }
 
-func checkEnv(p *check.Problems, key string, list []corev1.EnvVar, plain map[string]string) {
+func checkEnv(p *check.Problems, key string, list []corev1.EnvVar, plain map[string]string, databaseURL bool) {
 	names := map[string]bool{}
 	for i, e := range list {
 		k := fmt.Sprintf("%s[%d]", key, i)
 		switch {
 		case e.Name == "":
 			p.Add(k+".name", "required; the variable's name, e.g. DB_PASSWORD")
-		case e.Name == check.DatabaseURLEnv:
-			p.Add(k+".name", "%s is reserved: it is set from the secret database URL (databaseUrl)", check.DatabaseURLEnv)
+		case e.Name == check.DatabaseURLEnv && databaseURL:
+			p.Add(k+".name", "%s is set from the secret database URL (databaseUrl) of this release; set it in one place: "+
+				"drop databaseUrl to take it from your own Secret here, or drop this entry", check.DatabaseURLEnv)
 		case names[e.Name]:
 			p.Add(k+".name", "%q is set twice in this list", e.Name)
 		default:

@@ -264,7 +264,8 @@ func (d *AppPhase) Children() []pulumi.Resource {
 // the jobs package's to check (jobs.Plan).
 func checkPods(p *check.Problems, args *Args, plan *Plan) {
 	restricted := plan.CreateNamespace
-	args.Pod.Check(p, "pod", pod.Scope{Restricted: restricted})
+	databaseURL := args.DatabaseURL != nil
+	args.Pod.Check(p, "pod", pod.Scope{Restricted: restricted, DatabaseURL: databaseURL})
 	a := args.App
 	if a.fromFiles() {
 		for _, f := range []struct {
@@ -278,7 +279,7 @@ func checkPods(p *check.Problems, args *Args, plan *Plan) {
 		}
 		return
 	}
-	a.Pod.Check(p, "app.pod", pod.Scope{Base: args.Pod, Restricted: restricted, Main: appContainer, Env: a.Env})
+	a.Pod.Check(p, "app.pod", pod.Scope{Base: args.Pod, Restricted: restricted, Main: appContainer, Env: a.Env, DatabaseURL: databaseURL})
 	plan.App.Pod = pod.Merge(args.Pod, a.Pod)
 	if a.ReadinessProbe != nil && a.ReadinessPath != "" {
 		p.Add("app.readinessProbe", "cannot be set with readinessPath, which makes a readiness probe of its own; keep one")

@@ -318,11 +318,17 @@ func NewPlan(p *check.Problems, name string, stack vocab.Stack, args *Args) Plan
 		// Reported once, as image; not again for every job.
 		image = pulumi.String("")
 	}
+	// The Secret of the database URL is registered later: here it only
+	// says that the jobs get DATABASE_URL from it.
+	var databaseSecret pulumi.StringInput
+	if args.DatabaseURL != nil {
+		databaseSecret = pulumi.String(name + "-database")
+	}
 	jobArgs := func(list []jobs.Job, phase string) *jobs.Args {
 		return &jobs.Args{
 			Namespace: args.Namespace, Image: image, ReleaseID: args.ReleaseID, Jobs: list,
 			Resources: &plan.App.Resources, Phase: phase, PartOf: plan.App.Name,
-			FillPodSecurity: &plan.CreateNamespace, Pod: args.Pod,
+			FillPodSecurity: &plan.CreateNamespace, Pod: args.Pod, DatabaseSecret: databaseSecret,
 		}
 	}
 	plan.PreDeploy = jobs.Plan(p, "preDeploy", name+"-"+PreDeployPhase, stack, jobArgs(args.PreDeploy, PreDeployPhase))

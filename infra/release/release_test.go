@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/internals"
@@ -588,6 +589,10 @@ func TestInvalidArgs(t *testing.T) {
 			"app.replicas", "must be a whole number between 0 and 2147483647 (the Deployment's replicas is an int32), got -1"},
 		{"port 0", "dev", func(a *release.Args) { a.App.Port = ptr(0) }, "app.port", "must be a TCP port, a whole number between 1 and 65535, got 0"},
 		{"app env DATABASE_URL", "dev", func(a *release.Args) { a.App.Env = map[string]string{"DATABASE_URL": "x"} }, "app.env.DATABASE_URL", "is reserved"},
+		{"a job's pod env DATABASE_URL besides databaseUrl", "dev", func(a *release.Args) {
+			a.PreDeploy[0].Pod = &pod.Settings{Env: []corev1.EnvVar{{Name: "DATABASE_URL", ValueFrom: &corev1.EnvVarSource{
+				SecretKeyRef: &corev1.SecretKeySelector{Name: ptr("shop-db"), Key: "url"}}}}}
+		}, "preDeploy[0].pod.env[0].name", "DATABASE_URL is set from the secret database URL (databaseUrl) of this release; set it in one place"},
 		{"app request above the default limit", "dev", func(a *release.Args) {
 			a.App.Resources = &pod.Resources{Requests: &pod.Quantities{Memory: "1Gi"}}
 		}, "app.resources.requests.memory", "1Gi is more than the limit 256Mi"},
