@@ -374,6 +374,49 @@ resources:
 	assert.Contains(t, errs, "the rollout of Deployment "+ns+"/shop cannot finish: pod shop-")
 	assert.Contains(t, errs, "pulumi-jobs.local/app:missing")
 	assert.Less(t, took, 90*time.Second, "the up fails fast, not at the Deployment's 10 minute timeout")
+
+	// A StatefulSet of the team's files, awaited the same way.
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "db.yaml"), []byte(`apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: db
+spec:
+  serviceName: db
+  replicas: 1
+  selector:
+    matchLabels: {app: db}
+  template:
+    metadata:
+      labels: {app: db}
+    spec:
+      securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+      containers:
+        - name: db
+          image: pulumi-jobs.local/db:missing
+          securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+`), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "Pulumi.yaml"), []byte(`name: release-yaml
+runtime: yaml
+resources:
+  shop:
+    type: pulumi-jobs:index:Release
+    properties:
+      namespace: `+ns+`
+      createNamespace: false
+      image: pulumi-jobs.local/db:missing
+      app:
+        name: shop
+        manifests: db.yaml
+`), 0o644))
+	start = time.Now()
+	evts, err = s.up(t)
+	took = time.Since(start)
+	require.Error(t, err)
+	t.Logf("plain pulumi up, a StatefulSet of the files with a missing image: failed after %s", took.Round(100*time.Millisecond))
+	errs = diagnostics(evts, "error")
+	assert.Contains(t, errs, "the rollout of StatefulSet "+ns+"/db cannot finish: pod db-0, container db: ")
+	assert.Contains(t, errs, "pulumi-jobs.local/db:missing")
+	assert.Less(t, took, 90*time.Second, "the up fails fast, not at the StatefulSet's 10 minute timeout")
 }
 
 // checkReleased checks a release of tag on the real node: the migration

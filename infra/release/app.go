@@ -11,6 +11,7 @@ import (
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/check"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/pod"
+	"github.com/pulumi-jobs/pulumi-jobs/infra/rollout"
 	"github.com/pulumi-jobs/pulumi-jobs/infra/vocab"
 )
 
@@ -209,7 +210,7 @@ func newApp(ctx *pulumi.Context, name string, app AppPlan, in appInputs, opts ..
 
 	if in.rollouts != nil {
 		d.rolledOut = awaitRollouts(ctx, in.rollouts, in.namespace,
-			[]rolloutTarget{{name: app.Name, resource: d.Deployment}}, []pulumi.Resource{d.Service})
+			[]rolloutTarget{{kind: rollout.Deployment, name: app.Name, resource: d.Deployment}}, []pulumi.Resource{d.Service})
 	}
 	d.DeploymentName = d.afterRollout(d.Deployment.Metadata.Name().Elem())
 	d.ServiceName = d.afterRollout(d.Service.Metadata.Name().Elem())

@@ -180,8 +180,8 @@ const AddressAssigned = "jsonpath={.status.loadBalancer.ingress[0]}"
 // ConfigGroup is not used: its children record no dependency in state.
 //
 // With rollouts (Plan.rollouts), the release awaits the rollouts of the
-// files' apps/v1 Deployments itself (rollout.go), unless a Deployment
-// chooses its own await (pulumi.com/skipAwait or pulumi.com/waitFor).
+// files' apps/v1 Deployments and StatefulSets itself (rollout.go), unless
+// one chooses its own await (pulumi.com/skipAwait or pulumi.com/waitFor).
 func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, rollouts *rest.Config, namespace pulumi.StringInput, opts ...pulumi.ResourceOption) (*AppPhase, error) {
 	d, err := registerAppPhase(ctx, name, opts...)
 	if err != nil {
@@ -236,7 +236,7 @@ func newFilesApp(ctx *pulumi.Context, name string, app AppPlan, rollouts *rest.C
 		for _, r := range res {
 			d.objects = append(d.objects, r)
 			if awaited {
-				targets = append(targets, rolloutTarget{namespace: manifest.Namespace(o), name: manifest.Name(o), resource: r})
+				targets = append(targets, rolloutTarget{kind: manifest.Kind(o), namespace: manifest.Namespace(o), name: manifest.Name(o), resource: r})
 			}
 			if crdRank(o) == 0 {
 				crds = append(crds, r)

@@ -14,9 +14,10 @@ import (
 	"github.com/pulumi-jobs/pulumi-jobs/infra/rollout"
 )
 
-// A release awaits the rollouts of its app's Deployments itself, when it
-// can reach its cluster (resolve sets Plan.rollouts): each Deployment is
-// applied without the provider's await (pulumi.com/skipAwait), and what
+// A release awaits the rollouts of its app's Deployments (and its files'
+// StatefulSets) itself, when it can reach its cluster (resolve sets
+// Plan.rollouts): each is applied without the provider's await
+// (pulumi.com/skipAwait), and what
 // comes after the app (post-deploy hooks and jobs, the record) depends on
 // an output that resolves once every rollout is complete (rollout.Await).
 // The provider's awaiter (v4.25.0) cannot end early: a pod that cannot
@@ -27,17 +28,14 @@ import (
 // the next up awaits the rollout again, whether or not the Deployment
 // changed. Without a cluster to ask, the provider awaits as before.
 
-// rolloutTarget is a Deployment of the app whose rollout the release
-// awaits.
+// rolloutTarget is a Deployment or StatefulSet of the app whose rollout
+// the release awaits.
 type rolloutTarget struct {
-	// namespace is the Deployment's namespace ("" for the release's).
-	namespace, name string
-	resource        pulumi.Resource
+	// kind is rollout.Deployment or rollout.StatefulSet; namespace is the
+	// object's namespace ("" for the release's).
+	kind, namespace, name string
+	resource              pulumi.Resource
 }
-
-// awaitsRollouts reports whether the release awaits its Deployments'
-// rollouts itself.
-func (plan Plan) awaitsRollouts() bool { return plan.rollouts != nil }
 
 // skipProviderAwait returns the annotations of a Deployment the release
 // awaits itself: ann with pulumi.com/skipAwait. It copies ann.
@@ -51,11 +49,13 @@ func skipProviderAwait(ann map[string]string) map[string]string {
 }
 
 // skipProviderAwaitOf returns o with pulumi.com/skipAwait among its
-// annotations when it is a Deployment of the files that neither skips the
-// provider's await nor names its own condition (pulumi.com/waitFor), and
-// whether it did. The object's maps on that path are copied, not changed.
+// annotations when it is a Deployment or StatefulSet of the files that
+// neither skips the provider's await nor names its own condition
+// (pulumi.com/waitFor), and whether it did. The object's maps on that path
+// are copied, not changed.
 func skipProviderAwaitOf(o manifest.Object) (manifest.Object, bool) {
-	if manifest.Kind(o) != "Deployment" || manifest.APIVersion(o) != "apps/v1" {
+	kind := manifest.Kind(o)
+	if (kind != rollout.Deployment && kind != rollout.StatefulSet) || manifest.APIVersion(o) != "apps/v1" {
 		return o, false
 	}
 	meta, _ := o.Obj["metadata"].(map[string]any)
@@ -105,9 +105,9 @@ func awaitRollouts(ctx *pulumi.Context, cfg *rest.Config, namespace pulumi.Strin
 			if t.namespace != "" {
 				ns = t.namespace
 			}
-			if err := rollout.Await(c, client, rollout.Options{Namespace: ns, Name: t.name}); err != nil {
+			if err := rollout.Await(c, client, rollout.Options{Kind: t.kind, Namespace: ns, Name: t.name}); err != nil {
 				_ = ctx.Log.Error(err.Error()+"; nothing after the app runs, the pods of the previous version stay as the "+
-					"Deployment's strategy keeps them (all of them for the app block's), and the next up awaits this rollout again", &pulumi.LogArgs{Resource: t.resource})
+					"object's strategy keeps them (all of them for the app block's Deployment), and the next up awaits this rollout again", &pulumi.LogArgs{Resource: t.resource})
 				return nil, err
 			}
 		}

@@ -44,7 +44,12 @@ func TestSkipProviderAwaitOf(t *testing.T) {
 			false},
 		{"a StatefulSet",
 			map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": map[string]any{"name": "db"}},
-			map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": map[string]any{"name": "db"}},
+			map[string]any{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": map[string]any{"name": "db",
+				"annotations": map[string]any{"pulumi.com/skipAwait": "true"}}},
+			true},
+		{"a DaemonSet",
+			map[string]any{"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": map[string]any{"name": "agent"}},
+			map[string]any{"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": map[string]any{"name": "agent"}},
 			false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

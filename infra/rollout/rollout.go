@@ -15,6 +15,7 @@
 package rollout
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -35,9 +36,17 @@ const DefaultTimeout = 10 * time.Minute
 // numbers a Deployment's revisions, on the Deployment and its ReplicaSets.
 const RevisionAnnotation = "deployment.kubernetes.io/revision"
 
-// Options are the Deployment Await waits for, and how.
+// The kinds whose rollouts Await waits for.
+const (
+	Deployment  = "Deployment"
+	StatefulSet = "StatefulSet"
+)
+
+// Options are the Deployment or StatefulSet Await waits for, and how.
 type Options struct {
-	// Namespace and Name are the Deployment's.
+	// Kind is Deployment (when empty) or StatefulSet.
+	Kind string
+	// Namespace and Name are the object's.
 	Namespace, Name string
 	// Timeout bounds the wait (DefaultTimeout unless set).
 	Timeout time.Duration
@@ -52,9 +61,9 @@ type Options struct {
 
 // Error is a rollout that cannot finish.
 type Error struct {
-	// Namespace and Name are the Deployment's.
-	Namespace, Name string
-	// Pod is the pod of the new ReplicaSet that cannot start, when that is
+	// Kind, Namespace and Name are the Deployment's or StatefulSet's.
+	Kind, Namespace, Name string
+	// Pod is the pod of the new revision that cannot start, when that is
 	// why (Pod.Pod is "" otherwise).
 	Pod podwatch.Failure
 	// Reason is the pod's reason, ProgressDeadlineExceeded, or Timeout.
@@ -66,10 +75,11 @@ type Error struct {
 
 // Error is the failure as one line, for the person deploying.
 func (e *Error) Error() string {
+	kind := cmp.Or(e.Kind, Deployment)
 	if e.Pod.Pod != "" {
-		return fmt.Sprintf("the rollout of Deployment %s/%s cannot finish: %s", e.Namespace, e.Name, e.Pod)
+		return fmt.Sprintf("the rollout of %s %s/%s cannot finish: %s", kind, e.Namespace, e.Name, e.Pod)
 	}
-	return fmt.Sprintf("the rollout of Deployment %s/%s cannot finish: %s: %s", e.Namespace, e.Name, e.Reason, e.Message)
+	return fmt.Sprintf("the rollout of %s %s/%s cannot finish: %s: %s", kind, e.Namespace, e.Name, e.Reason, e.Message)
 }
 
 // Status is where a Deployment's rollout is, as `kubectl rollout status`
@@ -81,7 +91,7 @@ func Status(d *appsv1.Deployment) (waiting string, done bool, err error) {
 	}
 	for _, c := range d.Status.Conditions {
 		if c.Type == appsv1.DeploymentProgressing && c.Reason == "ProgressDeadlineExceeded" {
-			return "", false, &Error{Namespace: d.Namespace, Name: d.Name, Reason: c.Reason, Message: c.Message}
+			return "", false, &Error{Kind: Deployment, Namespace: d.Namespace, Name: d.Name, Reason: c.Reason, Message: c.Message}
 		}
 	}
 	s := d.Status
@@ -96,12 +106,12 @@ func Status(d *appsv1.Deployment) (waiting string, done bool, err error) {
 	return "", true, nil
 }
 
-// Await reads the Deployment every o.Interval until its rollout is
-// complete (Status), and returns an *Error as soon as it cannot finish: a
-// pod of its newest ReplicaSet that cannot start (podwatch.Check), a
-// rollout past its progress deadline, or o.Timeout. A Deployment that is
-// not there is an error too; other API errors are retried until the
-// timeout.
+// Await reads the Deployment (or StatefulSet) every o.Interval until its
+// rollout is complete (Status, StatefulSetStatus), and returns an *Error as
+// soon as it cannot finish: a pod of its new revision that cannot start
+// (podwatch.Check), a Deployment's rollout past its progress deadline, or
+// o.Timeout. An object that is not there is an error too; other API errors
+// are retried until the timeout.
 func Await(ctx context.Context, client kubernetes.Interface, o Options) error {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -115,19 +125,24 @@ func Await(ctx context.Context, client kubernetes.Interface, o Options) error {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.Kind = cmp.Or(o.Kind, Deployment)
+	read := check
+	if o.Kind == StatefulSet {
+		read = checkStatefulSet
+	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
-	last := "waiting for the Deployment to be read"
+	last := "waiting for the " + o.Kind + " to be read"
 	for {
-		done, err := check(ctx, client, o, &last)
+		done, err := read(ctx, client, o, &last)
 		if done || err != nil {
 			return err
 		}
 		select {
 		case <-ctx.Done():
-			return &Error{Namespace: o.Namespace, Name: o.Name, Reason: "Timeout",
+			return &Error{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: "Timeout",
 				Message: fmt.Sprintf("not complete after %s: %s", o.Timeout, last)}
 		case <-tick.C:
 		}
@@ -139,7 +154,7 @@ func check(ctx context.Context, client kubernetes.Interface, o Options, last *st
 	d, err := client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return false, &Error{Namespace: o.Namespace, Name: o.Name, Reason: "NotFound", Message: "the Deployment is not in the cluster"}
+		return false, &Error{Kind: Deployment, Namespace: o.Namespace, Name: o.Name, Reason: "NotFound", Message: "the Deployment is not in the cluster"}
 	case err != nil:
 		*last = "reading the Deployment: " + err.Error()
 		return false, nil
@@ -155,7 +170,7 @@ func check(ctx context.Context, client kubernetes.Interface, o Options, last *st
 		return false, nil
 	}
 	if f, ok := cannotStart(ctx, client, d, o.Now(), o.Grace); ok {
-		return false, &Error{Namespace: o.Namespace, Name: o.Name, Pod: f, Reason: f.Reason}
+		return false, &Error{Kind: Deployment, Namespace: o.Namespace, Name: o.Name, Pod: f, Reason: f.Reason}
 	}
 	return false, nil
 }
