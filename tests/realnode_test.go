@@ -349,34 +349,18 @@ func TestRealNodeYAML(t *testing.T) {
 	assert.Contains(t, err.Error(), "cannot start: pod shop-pre-deploy-migrate-schema-", "podwatch's report, from the component provider")
 	assert.Less(t, took, 90*time.Second, "the up fails fast, not at the job's 5 minute timeout")
 
-	// The app's rollout, awaited by the release in the component provider:
-	// a program of the same project whose app image is missing.
-	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "Pulumi.yaml"), []byte(`name: release-yaml
-runtime: yaml
-resources:
-  shop:
-    type: pulumi-jobs:index:Release
-    properties:
-      namespace: `+ns+`
-      createNamespace: false
-      image: pulumi-jobs.local/app:missing
-      app:
-        name: shop
-        replicas: 1
-        port: 8080
-`), 0o644))
-	start = time.Now()
-	evts, err := s.up(t)
-	took = time.Since(start)
-	require.Error(t, err)
-	t.Logf("plain pulumi up, a missing app image: failed after %s", took.Round(100*time.Millisecond))
-	errs := diagnostics(evts, "error")
-	assert.Contains(t, errs, "the rollout of Deployment "+ns+"/shop cannot finish: pod shop-")
-	assert.Contains(t, errs, "pulumi-jobs.local/app:missing")
-	assert.Less(t, took, 90*time.Second, "the up fails fast, not at the Deployment's 10 minute timeout")
-
-	// A StatefulSet of the team's files, awaited the same way.
-	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "db.yaml"), []byte(`apiVersion: apps/v1
+	// Rollouts, awaited by the release in the component provider: programs
+	// of the same project whose app cannot start, the built-in app's
+	// Deployment and a StatefulSet of the team's files.
+	for _, tc := range []struct {
+		what, image, app string
+		files            map[string]string
+		want             string
+	}{
+		{"a missing app image", "pulumi-jobs.local/app:missing", "{name: shop, replicas: 1, port: 8080}", nil,
+			"the rollout of Deployment " + ns + "/shop cannot finish: pod shop-"},
+		{"a StatefulSet of the files with a missing image", "pulumi-jobs.local/db:missing", "{name: shop, manifests: db.yaml}",
+			map[string]string{"db.yaml": `apiVersion: apps/v1
 kind: StatefulSet
 metadata:
   name: db
@@ -394,8 +378,12 @@ spec:
         - name: db
           image: pulumi-jobs.local/db:missing
           securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
-`), 0o644))
-	require.NoError(t, os.WriteFile(filepath.Join(s.dir, "Pulumi.yaml"), []byte(`name: release-yaml
+`}, "the rollout of StatefulSet " + ns + "/db cannot finish: pod db-0, container db: "},
+	} {
+		for name, text := range tc.files {
+			require.NoError(t, os.WriteFile(filepath.Join(s.dir, name), []byte(text), 0o644))
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(s.dir, "Pulumi.yaml"), []byte(`name: release-yaml
 runtime: yaml
 resources:
   shop:
@@ -403,20 +391,19 @@ resources:
     properties:
       namespace: `+ns+`
       createNamespace: false
-      image: pulumi-jobs.local/db:missing
-      app:
-        name: shop
-        manifests: db.yaml
+      image: `+tc.image+`
+      app: `+tc.app+`
 `), 0o644))
-	start = time.Now()
-	evts, err = s.up(t)
-	took = time.Since(start)
-	require.Error(t, err)
-	t.Logf("plain pulumi up, a StatefulSet of the files with a missing image: failed after %s", took.Round(100*time.Millisecond))
-	errs = diagnostics(evts, "error")
-	assert.Contains(t, errs, "the rollout of StatefulSet "+ns+"/db cannot finish: pod db-0, container db: ")
-	assert.Contains(t, errs, "pulumi-jobs.local/db:missing")
-	assert.Less(t, took, 90*time.Second, "the up fails fast, not at the StatefulSet's 10 minute timeout")
+		start := time.Now()
+		evts, err := s.up(t)
+		took := time.Since(start)
+		require.Error(t, err)
+		t.Logf("plain pulumi up, %s: failed after %s", tc.what, took.Round(100*time.Millisecond))
+		errs := diagnostics(evts, "error")
+		assert.Contains(t, errs, tc.want)
+		assert.Contains(t, errs, tc.image, "the kubelet's message names the image")
+		assert.Less(t, took, 90*time.Second, "%s: the up fails fast, not at the rollout's 10 minute timeout", tc.what)
+	}
 }
 
 // checkReleased checks a release of tag on the real node: the migration

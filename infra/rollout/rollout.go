@@ -21,8 +21,11 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/pulumi-jobs/pulumi-jobs/infra/podwatch"
@@ -126,17 +129,13 @@ func Await(ctx context.Context, client kubernetes.Interface, o Options) error {
 		o.Now = time.Now
 	}
 	o.Kind = cmp.Or(o.Kind, Deployment)
-	read := check
-	if o.Kind == StatefulSet {
-		read = checkStatefulSet
-	}
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	last := "waiting for the " + o.Kind + " to be read"
 	for {
-		done, err := read(ctx, client, o, &last)
+		done, err := check(ctx, client, o, &last)
 		if done || err != nil {
 			return err
 		}
@@ -149,69 +148,105 @@ func Await(ctx context.Context, client kubernetes.Interface, o Options) error {
 	}
 }
 
+// workload is a Deployment or StatefulSet as one read of Await found it.
+type workload interface {
+	// status is where its rollout is (Status, StatefulSetStatus).
+	status() (waiting string, done bool, err error)
+	// selector is the label selector of its pods.
+	selector() *metav1.LabelSelector
+	// newRevision says which pods are its new revision's; nil while that is
+	// not known (the controller has not observed its spec yet, and a pod of
+	// the last rollout is not this one's).
+	newRevision(ctx context.Context, client kubernetes.Interface) func(*corev1.Pod) bool
+}
+
+// get reads the workload of o.
+func get(ctx context.Context, client kubernetes.Interface, o Options) (workload, error) {
+	if o.Kind == StatefulSet {
+		s, err := client.AppsV1().StatefulSets(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+		return statefulSetRollout{s}, err
+	}
+	d, err := client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+	return deploymentRollout{d}, err
+}
+
 // check is one read of Await; last gets the rollout's status.
 func check(ctx context.Context, client kubernetes.Interface, o Options, last *string) (bool, error) {
-	d, err := client.AppsV1().Deployments(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
+	w, err := get(ctx, client, o)
 	switch {
 	case apierrors.IsNotFound(err):
-		return false, &Error{Kind: Deployment, Namespace: o.Namespace, Name: o.Name, Reason: "NotFound", Message: "the Deployment is not in the cluster"}
+		return false, &Error{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Reason: "NotFound", Message: "the " + o.Kind + " is not in the cluster"}
 	case err != nil:
-		*last = "reading the Deployment: " + err.Error()
+		*last = "reading the " + o.Kind + ": " + err.Error()
 		return false, nil
 	}
-	waiting, done, err := Status(d)
+	waiting, done, err := w.status()
 	if done || err != nil {
 		return done, err
 	}
 	*last = waiting
-	if d.Generation > d.Status.ObservedGeneration {
-		// Its revision annotation, and so its newest ReplicaSet, may still
-		// be the last rollout's.
-		return false, nil
-	}
-	if f, ok := cannotStart(ctx, client, d, o.Now(), o.Grace); ok {
-		return false, &Error{Kind: Deployment, Namespace: o.Namespace, Name: o.Name, Pod: f, Reason: f.Reason}
+	if f, ok := cannotStart(ctx, client, o.Namespace, w, o.Now(), o.Grace); ok {
+		return false, &Error{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Pod: f, Reason: f.Reason}
 	}
 	return false, nil
 }
 
-// cannotStart returns the first pod of d's newest ReplicaSet (the one of
-// d's revision) that podwatch.Check calls a failure.
-func cannotStart(ctx context.Context, client kubernetes.Interface, d *appsv1.Deployment, now time.Time, grace time.Duration) (podwatch.Failure, bool) {
-	revision := d.Annotations[RevisionAnnotation]
-	if revision == "" || d.Spec.Selector == nil {
+// cannotStart returns the first pod of w's new revision that
+// podwatch.Check calls a failure.
+func cannotStart(ctx context.Context, client kubernetes.Interface, namespace string, w workload, now time.Time, grace time.Duration) (podwatch.Failure, bool) {
+	isNew := w.newRevision(ctx, client)
+	if isNew == nil {
 		return podwatch.Failure{}, false
 	}
-	selector, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
-	if err != nil {
-		return podwatch.Failure{}, false
-	}
-	list := metav1.ListOptions{LabelSelector: selector.String()}
-	sets, err := client.AppsV1().ReplicaSets(d.Namespace).List(ctx, list)
-	if err != nil {
-		return podwatch.Failure{}, false
-	}
-	var current *appsv1.ReplicaSet
-	for i, rs := range sets.Items {
-		if owner := metav1.GetControllerOf(&rs); owner != nil && owner.UID == d.UID && rs.Annotations[RevisionAnnotation] == revision {
-			current = &sets.Items[i]
-		}
-	}
-	if current == nil {
-		return podwatch.Failure{}, false
-	}
-	pods, err := client.CoreV1().Pods(d.Namespace).List(ctx, list)
+	pods, err := client.CoreV1().Pods(namespace).List(ctx, listOf(w.selector()))
 	if err != nil {
 		return podwatch.Failure{}, false
 	}
 	for i := range pods.Items {
-		p := &pods.Items[i]
-		if owner := metav1.GetControllerOf(p); owner == nil || owner.UID != current.UID {
-			continue
-		}
-		if f, ok := podwatch.Check(p, now, grace); ok {
-			return f, true
+		if p := &pods.Items[i]; isNew(p) {
+			if f, ok := podwatch.Check(p, now, grace); ok {
+				return f, true
+			}
 		}
 	}
 	return podwatch.Failure{}, false
+}
+
+// listOf lists what selector selects (nothing, when it is not valid).
+func listOf(selector *metav1.LabelSelector) metav1.ListOptions {
+	s, err := metav1.LabelSelectorAsSelector(selector)
+	if err != nil {
+		s = labels.Nothing()
+	}
+	return metav1.ListOptions{LabelSelector: s.String()}
+}
+
+// controlledBy says whether uid is o's controller.
+func controlledBy(o metav1.Object, uid types.UID) bool {
+	owner := metav1.GetControllerOf(o)
+	return owner != nil && owner.UID == uid
+}
+
+// deploymentRollout is a Deployment as a workload.
+type deploymentRollout struct{ *appsv1.Deployment }
+
+func (d deploymentRollout) status() (string, bool, error)   { return Status(d.Deployment) }
+func (d deploymentRollout) selector() *metav1.LabelSelector { return d.Spec.Selector }
+
+// newRevision: the pods of its newest ReplicaSet, the one of its revision.
+func (d deploymentRollout) newRevision(ctx context.Context, client kubernetes.Interface) func(*corev1.Pod) bool {
+	revision := d.Annotations[RevisionAnnotation]
+	if d.Generation > d.Status.ObservedGeneration || revision == "" {
+		return nil
+	}
+	sets, err := client.AppsV1().ReplicaSets(d.Namespace).List(ctx, listOf(d.Spec.Selector))
+	if err != nil {
+		return nil
+	}
+	for _, rs := range sets.Items {
+		if controlledBy(&rs, d.UID) && rs.Annotations[RevisionAnnotation] == revision {
+			return func(p *corev1.Pod) bool { return controlledBy(p, rs.UID) }
+		}
+	}
+	return nil
 }

@@ -3,14 +3,11 @@ package rollout
 import (
 	"context"
 	"fmt"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/pulumi-jobs/pulumi-jobs/infra/podwatch"
 )
 
 // StatefulSetStatus is where a StatefulSet's rollout is, as `kubectl
@@ -42,53 +39,24 @@ func StatefulSetStatus(s *appsv1.StatefulSet) (waiting string, done bool) {
 	return "", true
 }
 
-// checkStatefulSet is one read of Await for a StatefulSet; last gets the
-// rollout's status.
-func checkStatefulSet(ctx context.Context, client kubernetes.Interface, o Options, last *string) (bool, error) {
-	s, err := client.AppsV1().StatefulSets(o.Namespace).Get(ctx, o.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return false, &Error{Kind: StatefulSet, Namespace: o.Namespace, Name: o.Name, Reason: "NotFound", Message: "the StatefulSet is not in the cluster"}
-	case err != nil:
-		*last = "reading the StatefulSet: " + err.Error()
-		return false, nil
-	}
-	waiting, done := StatefulSetStatus(s)
-	if done {
-		return true, nil
-	}
-	*last = waiting
-	if s.Generation > s.Status.ObservedGeneration {
-		return false, nil
-	}
-	if f, ok := statefulSetCannotStart(ctx, client, s, o.Now(), o.Grace); ok {
-		return false, &Error{Kind: StatefulSet, Namespace: o.Namespace, Name: o.Name, Pod: f, Reason: f.Reason}
-	}
-	return false, nil
+// statefulSetRollout is a StatefulSet as a workload.
+type statefulSetRollout struct{ *appsv1.StatefulSet }
+
+func (s statefulSetRollout) status() (string, bool, error) {
+	waiting, done := StatefulSetStatus(s.StatefulSet)
+	return waiting, done, nil
 }
 
-// statefulSetCannotStart returns the first pod of s at its update revision
-// (label controller-revision-hash) that podwatch.Check calls a failure.
-func statefulSetCannotStart(ctx context.Context, client kubernetes.Interface, s *appsv1.StatefulSet, now time.Time, grace time.Duration) (podwatch.Failure, bool) {
-	if s.Status.UpdateRevision == "" || s.Spec.Selector == nil {
-		return podwatch.Failure{}, false
+func (s statefulSetRollout) selector() *metav1.LabelSelector { return s.Spec.Selector }
+
+// newRevision: its pods at its update revision (label
+// controller-revision-hash).
+func (s statefulSetRollout) newRevision(context.Context, kubernetes.Interface) func(*corev1.Pod) bool {
+	revision := s.Status.UpdateRevision
+	if s.Generation > s.Status.ObservedGeneration || revision == "" {
+		return nil
 	}
-	selector, err := metav1.LabelSelectorAsSelector(s.Spec.Selector)
-	if err != nil {
-		return podwatch.Failure{}, false
+	return func(p *corev1.Pod) bool {
+		return controlledBy(p, s.UID) && p.Labels[appsv1.ControllerRevisionHashLabelKey] == revision
 	}
-	pods, err := client.CoreV1().Pods(s.Namespace).List(ctx, metav1.ListOptions{LabelSelector: selector.String()})
-	if err != nil {
-		return podwatch.Failure{}, false
-	}
-	for i := range pods.Items {
-		p := &pods.Items[i]
-		if owner := metav1.GetControllerOf(p); owner == nil || owner.UID != s.UID || p.Labels[appsv1.ControllerRevisionHashLabelKey] != s.Status.UpdateRevision {
-			continue
-		}
-		if f, ok := podwatch.Check(p, now, grace); ok {
-			return f, true
-		}
-	}
-	return podwatch.Failure{}, false
 }
